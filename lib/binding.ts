@@ -1,0 +1,107 @@
+// The whole native surface as one typed interface: the only place that knows the addon's argument order.
+// Numbers shared with C++ (DeviceCode, Scheme, HalfKind) match native/core/tensor.h Device,
+// ops/linear/linear.h Scheme and ops/convert/convert.h Half; keep them in step.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const DeviceCode = { cpu: 0, cuda: 1 } as const;
+export type DeviceCode = (typeof DeviceCode)[keyof typeof DeviceCode];
+
+export const Scheme = { absmax: 0, zeroPoint: 1 } as const;
+export type Scheme = (typeof Scheme)[keyof typeof Scheme];
+
+export const HalfKind = { f16: 0, bf16: 1 } as const;
+export type HalfKind = (typeof HalfKind)[keyof typeof HalfKind];
+
+export interface NativeCudaDevice {
+  index: number;
+  name: string;
+  computeCapability: string;
+  totalMemory: number;
+  multiprocessors: number;
+}
+
+export interface NativeBackendInfo {
+  simd: 'scalar' | 'avx2' | 'avx512';
+  simdBest: 'scalar' | 'avx2' | 'avx512';
+  simdNote: string;
+  threads: number;
+  cpu: { avx2: boolean; avx512: boolean; avx512vnni: boolean; avx512bf16: boolean };
+  cuda: {
+    compiled: boolean;
+    available: boolean;
+    reason: string;
+    runtimeVersion: number;
+    driverVersion: number;
+    devices: NativeCudaDevice[];
+  };
+}
+
+// Each op returns undefined when `async` is false, and a Promise<void> when true.
+type OpResult<A extends boolean> = A extends true ? Promise<void> : void;
+
+export interface NativeAddon {
+  backendInfo(): NativeBackendInfo;
+  setSimd(level: string): void;
+  toHalf<A extends boolean>(src: Float32Array, dst: Uint16Array, kind: HalfKind, device: DeviceCode, async: A): OpResult<A>;
+  fromHalf<A extends boolean>(src: Uint16Array, dst: Float32Array, kind: HalfKind, device: DeviceCode, async: A): OpResult<A>;
+  linearQuantize<A extends boolean>(
+    src: Float32Array,
+    dst: Int8Array | Uint8Array,
+    outer: number,
+    channels: number,
+    inner: number,
+    scheme: Scheme,
+    paramsGiven: boolean,
+    scales: Float32Array,
+    zeroPoints: Int32Array | null,
+    device: DeviceCode,
+    async: A,
+  ): OpResult<A>;
+  linearDequantize<A extends boolean>(
+    src: Int8Array | Uint8Array,
+    dst: Float32Array,
+    outer: number,
+    channels: number,
+    inner: number,
+    scales: Float32Array,
+    zeroPoints: Int32Array | null,
+    device: DeviceCode,
+    async: A,
+  ): OpResult<A>;
+  linearMinmax<A extends boolean>(
+    src: Float32Array,
+    outer: number,
+    channels: number,
+    inner: number,
+    mins: Float32Array,
+    maxs: Float32Array,
+    device: DeviceCode,
+    async: A,
+  ): OpResult<A>;
+  linearParams(scheme: Scheme, isSigned: boolean, mins: Float32Array, maxs: Float32Array, scales: Float32Array, zeroPoints: Int32Array): void;
+  histogramAbs<A extends boolean>(src: Float32Array, range: number, counts: Float64Array, async: A): OpResult<A>;
+}
+
+// The package root holds package.json, build/ and prebuilds/; this file runs from lib/ (tests) or
+// dist/lib/ (the package), so look upward for it.
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === 'kquant') return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('kquant: cannot find the package root above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+function load(): NativeAddon {
+  const require = createRequire(import.meta.url);
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
+  return nodeGypBuild(packageRoot());
+}
+
+export const native: NativeAddon = load();

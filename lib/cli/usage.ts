@@ -1,0 +1,34 @@
+// The help text, and the error that makes the CLI print a hint and exit with status 2.
+import { DEFAULT_SIZES, SIZE_MULTIPLE } from '../../bench/sizes.js';
+import { formatCount } from './units.js';
+
+/** A mistake in how kquant was invoked (as opposed to a failure while running). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+// The op names come from the suite, which loads the native addon; help still works without it.
+export function usage(opIds: readonly string[] | undefined): string {
+  const ops = opIds ? opIds.join(', ') : '(names unavailable: the native addon did not load)';
+  return `Usage: kquant <command> [options]
+
+Commands:
+  info [--json]       Show the SIMD level, CPU features, threads and CUDA devices kquant uses
+                      (--json: backend() as JSON)
+  bench [options]     Time kquant's ops at each SIMD level (and on CUDA when available) and
+                      compare them with a memory-bandwidth figure measured in the same run
+  help                Show this help (also --help, -h)
+
+Options for bench:
+  --quick             Small sizes and few repetitions: a smoke test that takes seconds
+  --ops <a,b,...>     Run only these ops: ${ops}
+  --sizes <n,...>     Element counts instead of ${DEFAULT_SIZES.map(formatCount).join(', ')}; each a multiple of
+                      ${SIZE_MULTIPLE}, optionally with a suffix k, M, G (x1000) or Ki, Mi, Gi (x1024)
+  --json <file|->     Also write the results as JSON to <file>, or to stdout with '-'
+                      (the table then goes to stderr)
+
+Environment:
+  KQUANT_SIMD=scalar|avx2|avx512   highest SIMD level to use at load
+  KQUANT_THREADS=<n>               threads in kquant's CPU pool
+`;
+}

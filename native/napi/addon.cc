@@ -1,0 +1,19 @@
+// Entry point of the kquant addon. Context-aware: loads in the main thread and in worker_threads alike.
+#include <napi.h>
+
+#include "async_job.h"
+#include "register.h"
+
+namespace {
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  kq::napi::init_async(env);
+  kq::napi::register_backend(env, exports);
+  kq::napi::register_convert(env, exports);
+  kq::napi::register_linear(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(kquant, init)

@@ -1,0 +1,69 @@
+// backend(): what the running process can use — SIMD level, threads, CUDA and its devices.
+#include <string>
+
+#include "args.h"
+#include "core/cpu_features.h"
+#include "core/cuda_runtime.h"
+#include "core/thread_pool.h"
+#include "register.h"
+
+namespace kq::napi {
+namespace {
+
+Napi::Value backend_info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("simd", simd_level_name(simd_level()));
+  out.Set("simdBest", simd_level_name(best_simd_level()));
+  out.Set("simdNote", simd_level_note());
+  out.Set("threads", thread_count());
+  const CpuFeatures& f = cpu_features();
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("avx2", f.avx2);
+  cpu.Set("avx512", f.avx512);
+  cpu.Set("avx512vnni", f.avx512_vnni);
+  cpu.Set("avx512bf16", f.avx512_bf16);
+  out.Set("cpu", cpu);
+
+  const CudaInfo& c = cuda_info();
+  Napi::Object cuda = Napi::Object::New(env);
+  cuda.Set("compiled", c.compiled);
+  cuda.Set("available", c.available);
+  cuda.Set("reason", c.reason);
+  cuda.Set("runtimeVersion", c.runtime_version);
+  cuda.Set("driverVersion", c.driver_version);
+  Napi::Array devices = Napi::Array::New(env, c.devices.size());
+  for (size_t i = 0; i < c.devices.size(); ++i) {
+    const CudaDeviceInfo& d = c.devices[i];
+    Napi::Object dev = Napi::Object::New(env);
+    dev.Set("index", d.index);
+    dev.Set("name", d.name);
+    dev.Set("computeCapability", std::to_string(d.major) + "." + std::to_string(d.minor));
+    dev.Set("totalMemory", static_cast<double>(d.total_memory));
+    dev.Set("multiprocessors", d.multiprocessors);
+    devices.Set(static_cast<uint32_t>(i), dev);
+  }
+  cuda.Set("devices", devices);
+  out.Set("cuda", cuda);
+  return out;
+}
+
+Napi::Value set_simd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "Expected 'scalar', 'avx2' or 'avx512' for level");
+  SimdLevel level;
+  require_arg(env, parse_simd_level(info[0].As<Napi::String>().Utf8Value(), &level),
+              "Expected 'scalar', 'avx2' or 'avx512' for level");
+  const Status status = set_simd_level(level);
+  if (!status.ok()) throw status_error(env, status);
+  return env.Undefined();
+}
+
+}  // namespace
+
+void register_backend(Napi::Env env, Napi::Object exports) {
+  exports.Set("backendInfo", Napi::Function::New(env, backend_info, "backendInfo"));
+  exports.Set("setSimd", Napi::Function::New(env, set_simd, "setSimd"));
+}
+
+}  // namespace kq::napi

@@ -1,0 +1,11 @@
+// Each family's glue adds its functions to the addon's exports.
+#pragma once
+#include <napi.h>
+
+namespace kq::napi {
+
+void register_backend(Napi::Env env, Napi::Object exports);
+void register_convert(Napi::Env env, Napi::Object exports);
+void register_linear(Napi::Env env, Napi::Object exports);
+
+}  // namespace kq::napi

@@ -1,0 +1,53 @@
+// The native test executable: every kernel table the CPU supports against the scalar reference, the CPU
+// drivers at each SIMD level, and the CUDA drivers when a device is present. Exit status 0 iff all passed.
+#include <cstdio>
+
+#include "../core/cpu_features.h"
+#include "../core/cuda_runtime.h"
+#include "../core/thread_pool.h"
+#include "check.h"
+
+namespace {
+
+void run_level(kq::SimdLevel level) {
+  const char* name = kq::simd_level_name(level);
+  if (static_cast<int>(level) > static_cast<int>(kq::best_simd_level())) {
+    std::printf("simd %s: skipped (not supported by this CPU)\n", name);
+    return;
+  }
+  const kq::Status st = kq::set_simd_level(level);
+  if (!kq::test::check(st.ok(), std::string("set_simd_level: ") + st.message)) return;
+  const kq::test::Tally before = kq::test::tally();
+  kq::test::linear_kernel_suite();
+  kq::test::linear_driver_suite();
+  kq::test::convert_kernel_suite();
+  kq::test::convert_driver_suite();
+  const kq::test::Tally& after = kq::test::tally();
+  std::printf("simd %s: %d passed, %d failed\n", name, after.passed - before.passed, after.failed - before.failed);
+}
+
+void run_cuda() {
+  const kq::CudaInfo& info = kq::cuda_info();
+  if (!info.available) {
+    std::printf("cuda: skipped (%s)\n", info.reason.c_str());
+    return;
+  }
+  kq::set_simd_level(kq::best_simd_level());
+  const kq::test::Tally before = kq::test::tally();
+  kq::test::linear_cuda_suite();
+  kq::test::convert_cuda_suite();
+  const kq::test::Tally& after = kq::test::tally();
+  std::printf("cuda (%s): %d passed, %d failed\n", info.devices.empty() ? "?" : info.devices[0].name.c_str(),
+              after.passed - before.passed, after.failed - before.failed);
+}
+
+}  // namespace
+
+int main() {
+  std::printf("threads: %d, best simd: %s\n", kq::thread_count(), kq::simd_level_name(kq::best_simd_level()));
+  for (kq::SimdLevel level : {kq::SimdLevel::scalar, kq::SimdLevel::avx2, kq::SimdLevel::avx512}) run_level(level);
+  run_cuda();
+  const kq::test::Tally& t = kq::test::tally();
+  std::printf("%d passed, %d failed\n", t.passed, t.failed);
+  return t.failed == 0 ? 0 : 1;
+}
