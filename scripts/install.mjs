@@ -4,6 +4,7 @@
 // - An installed package: node-gyp-build's usual path — a matching prebuild, else a CPU-only node-gyp build.
 // KQUANT_BUILD=cmake|gyp|skip overrides the choice.
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +28,8 @@ switch (mode) {
     run('npx', ['node-gyp', 'rebuild']);
     break;
   case 'package':
-    run('npx', ['--no-install', 'node-gyp-build']);
+    // node-gyp-build's own command: keeps a matching prebuild, else builds with node-gyp.
+    run(process.execPath, [createRequire(import.meta.url).resolve('node-gyp-build/bin.js')]);
     break;
   default:
     console.error(`kquant: KQUANT_BUILD=${mode} is not one of cmake, gyp, skip`);

@@ -57,7 +57,8 @@ KQ_HOST_DEVICE inline float f16_bits_to_f32(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exp = (h >> 10) & 0x1fu;
   uint32_t mant = h & 0x03ffu;
-  if (exp == 0x1fu) return f32_from_bits(sign | 0x7f800000u | (mant << 13));
+  if (exp == 0x1fu)  // Inf, or NaN made quiet as F16C's vcvtph2ps does
+    return f32_from_bits(sign | 0x7f800000u | (mant << 13) | (mant != 0 ? 0x00400000u : 0u));
   if (exp != 0) return f32_from_bits(sign | ((exp + 112u) << 23) | (mant << 13));
   if (mant == 0) return f32_from_bits(sign);
   // Subnormal f16: normalize into an f32 exponent.
