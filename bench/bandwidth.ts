@@ -2,6 +2,7 @@
 // copy, so this is what one JS thread gets from TypedArray.prototype.set (a memmove) between two
 // buffers large enough to miss the last-level cache. Bytes read and written are both counted, the same
 // way the op results count theirs.
+import { constants } from 'node:buffer';
 import { freemem } from 'node:os';
 import { lastLevelCacheBytes } from './cache-size.js';
 import { timeCall, type TimingPlan } from './timing.js';
@@ -21,11 +22,12 @@ export interface Bandwidth {
 }
 
 // At least 4x the last-level cache, but --quick stays at the minimum: first-touching a gigabyte costs
-// seconds on some VMs. Either way at most a quarter of free memory per buffer.
+// seconds on some VMs. Either way at most a quarter of free memory per buffer, and no more than a
+// typed array can hold.
 export function bandwidthBufferBytes(quick: boolean): number {
   const llc = lastLevelCacheBytes() ?? 0;
   const wanted = quick ? MIN_BUFFER : Math.max(MIN_BUFFER, 4 * llc);
-  const affordable = Math.floor(freemem() / 4 / MiB) * MiB;
+  const affordable = Math.floor(Math.min(freemem() / 4, constants.MAX_LENGTH) / MiB) * MiB;
   return Math.max(MiB, Math.min(wanted, affordable));
 }
 

@@ -25,7 +25,7 @@ switch (mode) {
     run('npm', ['run', 'prebuild']);
     break;
   case 'gyp':
-    run('npx', ['node-gyp', 'rebuild']);
+    run('npm', ['run', 'build:gyp']);
     break;
   case 'package':
     // node-gyp-build's own command: keeps a matching prebuild, else builds with node-gyp.

@@ -81,4 +81,26 @@ describe('worker_threads', () => {
       expect(r.scales).toEqual(expected.scales);
     }
   });
+
+  it('survives a worker terminated while its async op runs', () => {
+    // In a child process, so a crash would fail this test instead of the runner.
+    const script = `
+      import { Worker } from 'node:worker_threads';
+      const entry = new URL('./dist/lib/index.js', 'file://' + process.cwd() + '/').href;
+      const source = \`
+        import('node:worker_threads').then(async ({ parentPort, workerData }) => {
+          const k = await import(workerData.entry);
+          const x = new Float32Array(1 << 24).fill(0.5);
+          k.quantizeAbsmax(x, { blockSize: 64 });
+          parentPort.postMessage('started');
+        });\`;
+      const worker = new Worker(source, { eval: true, workerData: { entry } });
+      worker.on('message', async () => {
+        await worker.terminate();
+        const k = await import(entry);
+        const q = await k.quantizeAbsmax(Float32Array.from([1, -2, 4]));
+        console.log('alive', Array.from(q.values).join(','));
+      });`;
+    expect(child(script, {}).trim()).toBe('alive 32,-64,127');
+  });
 });
