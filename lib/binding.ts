@@ -45,6 +45,8 @@ type OpResult<A extends boolean> = A extends true ? Promise<void> : void;
 export interface NativeAddon {
   backendInfo(): NativeBackendInfo;
   setSimd(level: string): void;
+  /** memcpy on kquant's thread pool (the benchmarks' bandwidth ceiling). */
+  copy(src: Uint8Array, dst: Uint8Array): void;
   toHalf<A extends boolean>(src: Float32Array, dst: Uint16Array, kind: HalfKind, device: DeviceCode, async: A): OpResult<A>;
   fromHalf<A extends boolean>(src: Uint16Array, dst: Float32Array, kind: HalfKind, device: DeviceCode, async: A): OpResult<A>;
   linearQuantize<A extends boolean>(

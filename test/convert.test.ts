@@ -10,13 +10,13 @@ import {
   toBFloat16Sync,
   toFloat16,
   toFloat16Sync,
-  type SimdLevel,
 } from '../lib/index.js';
 import { f32FromBits, refF16ToF32, refToBF16, refToF16 } from './helpers/half-reference.js';
 import { rng } from './helpers/random.js';
+import { supportedLevels } from './helpers/simd.js';
 
 const info = backend();
-const levels = (['scalar', 'avx2', 'avx512'] as SimdLevel[]).slice(0, ['scalar', 'avx2', 'avx512'].indexOf(info.simdBest) + 1);
+const levels = supportedLevels();
 afterAll(() => setSimd(info.simd));
 
 const allHalf = Uint16Array.from({ length: 65536 }, (_, i) => i);

@@ -12,13 +12,13 @@ import {
   dequantizeAbsmax,
   dequantizeZeroPoint,
   setSimd,
-  type SimdLevel,
 } from '../lib/index.js';
 import { groupRanges, refDequantize, refParams, refQuantize, groupOf } from './helpers/linear-reference.js';
 import { randomFloats, rng } from './helpers/random.js';
+import { supportedLevels } from './helpers/simd.js';
 
 const info = backend();
-const levels = (['scalar', 'avx2', 'avx512'] as SimdLevel[]).slice(0, ['scalar', 'avx2', 'avx512'].indexOf(info.simdBest) + 1);
+const levels = supportedLevels();
 afterAll(() => setSimd(info.simd));
 
 // Sizes that straddle vector widths and the driver's 64 Ki piece size.

@@ -31,7 +31,7 @@ export function createProgress(stream: NodeJS.WriteStream): Progress {
       if (GBps !== undefined) return;
       const filled = Math.round((done / total) * BAR_WIDTH);
       const line = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${done}/${total} ${describeStep(step)}`;
-      stream.write(`\r\x1b[2K${line.slice(0, Math.max(0, (stream.columns ?? 80) - 1))}`);
+      stream.write(`\r\x1b[2K${line.slice(0, Math.max(0, (stream.columns || 80) - 1))}`);
     },
     finish() {
       stream.write('\r\x1b[2K');

@@ -7,9 +7,22 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+const INDENT = ' '.repeat(22);
+
+// Fills lines up to `width` columns with the words, continuing at the description column.
+function wrap(words: readonly string[], width = 100): string {
+  const lines = [''];
+  for (const word of words) {
+    const last = lines.length - 1;
+    if (lines[last]!.length > 0 && INDENT.length + lines[last]!.length + 1 + word.length > width) lines.push(word);
+    else lines[last] = lines[last] ? `${lines[last]} ${word}` : word;
+  }
+  return lines.join(`\n${INDENT}`);
+}
+
 // The op names come from the suite, which loads the native addon; help still works without it.
 export function usage(opIds: readonly string[] | undefined): string {
-  const ops = opIds ? opIds.join(', ') : '(names unavailable: the native addon did not load)';
+  const ops = opIds ? wrap(opIds.map((id, i) => (i < opIds.length - 1 ? `${id},` : id))) : '(names unavailable: the native addon did not load)';
   return `Usage: kquant <command> [options]
 
 Commands:
@@ -21,7 +34,8 @@ Commands:
 
 Options for bench:
   --quick             Small sizes and few repetitions: a smoke test that takes seconds
-  --ops <a,b,...>     Run only these ops: ${ops}
+  --ops <a,b,...>     Run only some of the ops:
+${INDENT}${ops}
   --sizes <n,...>     Element counts instead of ${DEFAULT_SIZES.map(formatCount).join(', ')}; each a multiple of
                       ${SIZE_MULTIPLE}, optionally with a suffix k, M, G (x1000) or Ki, Mi, Gi (x1024)
   --json <file|->     Also write the results as JSON to <file>, or to stdout with '-'

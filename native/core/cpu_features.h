@@ -26,4 +26,15 @@ bool parse_simd_level(const std::string& name, SimdLevel* out);
 // Why the level differs from the best one (the environment forced it), or empty.
 std::string simd_level_note();
 
+// A family's kernel table for the active level; every family keeps one table per instruction set.
+template <typename Table>
+const Table& kernels_for_level(const Table& scalar, const Table& avx2, const Table& avx512) {
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512;
+    case SimdLevel::avx2: return avx2;
+    case SimdLevel::scalar: break;
+  }
+  return scalar;
+}
+
 }  // namespace kq

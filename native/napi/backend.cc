@@ -4,6 +4,7 @@
 #include "args.h"
 #include "core/cpu_features.h"
 #include "core/cuda_runtime.h"
+#include "core/parallel_copy.h"
 #include "core/thread_pool.h"
 #include "register.h"
 
@@ -59,11 +60,21 @@ Napi::Value set_simd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// copy(src u8, dst u8): the thread pool's memcpy, for benchmarks' bandwidth ceiling.
+Napi::Value copy(const Napi::CallbackInfo& info) {
+  const ArrayArg src = typed_array(info, 0, "src", napi_uint8_array);
+  const ArrayArg dst = typed_array(info, 1, "dst", napi_uint8_array);
+  require_arg(info.Env(), src.length == dst.length, "dst must have as many bytes as src");
+  parallel_copy(dst.data, src.data, static_cast<size_t>(src.length));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_backend(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New(env, backend_info, "backendInfo"));
   exports.Set("setSimd", Napi::Function::New(env, set_simd, "setSimd"));
+  exports.Set("copy", Napi::Function::New(env, copy, "copy"));
 }
 
 }  // namespace kq::napi

@@ -12,14 +12,7 @@ constexpr int64_t kGrain = 1 << 15;
 
 }  // namespace
 
-const Kernels& active_kernels() {
-  switch (simd_level()) {
-    case SimdLevel::avx512: return kernels_avx512;
-    case SimdLevel::avx2: return kernels_avx2;
-    case SimdLevel::scalar: break;
-  }
-  return kernels_ref;
-}
+const Kernels& active_kernels() { return kernels_for_level(kernels_ref, kernels_avx2, kernels_avx512); }
 
 Status to_half(const float* src, uint16_t* dst, int64_t n, Half kind, Device device) {
   if (n < 0) return error(Code::shape, "element count is negative");

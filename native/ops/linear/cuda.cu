@@ -35,16 +35,6 @@ Status check_bytes(int64_t n) {
   return Status::success();
 }
 
-// Same message as the CPU driver: the first NaN/Inf, found on the host copy (an error path, so speed is moot).
-Status non_finite_error(const float* src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    if (std::isnan(src[i] - src[i]))
-      return error(Code::non_finite, "src[" + std::to_string(i) + "] is " +
-                                         (std::isnan(src[i]) ? "NaN" : (src[i] > 0 ? "Infinity" : "-Infinity")) +
-                                         "; quantization needs finite values");
-  }
-  return error(Code::internal, "a CUDA kernel flagged a non-finite value that a rescan did not find");
-}
 
 Status zeroed_flag(DeviceBuffer* flag) {
   KQ_RETURN_IF_ERROR(flag->allocate(sizeof(uint32_t)));

@@ -32,15 +32,6 @@ Status check_layout(const Layout& layout) {
   return Status::success();
 }
 
-Status non_finite_error(const float* src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    if (std::isnan(src[i] - src[i]))
-      return error(Code::non_finite, "src[" + std::to_string(i) + "] is " +
-                                         (std::isnan(src[i]) ? "NaN" : (src[i] > 0 ? "Infinity" : "-Infinity")) +
-                                         "; quantization needs finite values");
-  }
-  return error(Code::internal, "a kernel flagged a non-finite value that a rescan did not find");
-}
 
 // Per-channel min/max over the layout with the given kernels. Returns non-finite through the flag.
 void minmax_cpu(const Kernels& k, const float* src, const Layout& L, float* mins, float* maxs, uint32_t* flag) {
@@ -181,14 +172,17 @@ std::vector<float> zeros_as_float(const int32_t* zero_points, int64_t channels) 
 
 }  // namespace
 
-const Kernels& active_kernels() {
-  switch (simd_level()) {
-    case SimdLevel::avx512: return kernels_avx512;
-    case SimdLevel::avx2: return kernels_avx2;
-    case SimdLevel::scalar: break;
+Status non_finite_error(const float* src, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isnan(src[i] - src[i]))
+      return error(Code::non_finite, "src[" + std::to_string(i) + "] is " +
+                                         (std::isnan(src[i]) ? "NaN" : (src[i] > 0 ? "Infinity" : "-Infinity")) +
+                                         "; quantization needs finite values");
   }
-  return kernels_ref;
+  return error(Code::internal, "a kernel flagged a non-finite value that a rescan did not find");
 }
+
+const Kernels& active_kernels() { return kernels_for_level(kernels_ref, kernels_avx2, kernels_avx512); }
 
 Status minmax(const float* src, Layout layout, float* mins, float* maxs, Device device) {
   KQ_RETURN_IF_ERROR(check_layout(layout));
