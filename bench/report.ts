@@ -10,7 +10,7 @@ export interface Machine {
   cpu: string;
   cores: number;
   simdBest: BackendInfo['simdBest'];
-  /** Threads in kquant's pool: every CPU op uses them all, the bandwidth copy uses one. */
+  /** Threads in kquant's pool: every CPU op and the bandwidth copy use them all. */
   threads: number;
   cuda: {
     compiled: boolean;

@@ -1,12 +1,9 @@
-// Linear int8 quantization ops, called through the public Sync API so the time includes what a caller
-// pays: argument checks and allocating the outputs as well as the kernel.
-import {
-  dequantizeAbsmaxSync,
-  quantizeAbsmaxSync,
-  quantizeZeroPointSync,
-  type LinearOptions,
-} from '../../lib/index.js';
-import type { BenchOp } from '../op.js';
+// Linear int8 quantization kernels, called through the native binding with outputs allocated once: a
+// fresh output per call would time the OS's first-touch page faults (~2 GB/s on some VMs), not the op.
+import { DeviceCode, native, Scheme } from '../../lib/binding.js';
+import { quantizeAbsmaxSync, type LinearOptions } from '../../lib/index.js';
+import { groupLayout } from '../../lib/ops/layout.js';
+import type { BenchDevice, BenchOp } from '../op.js';
 
 const F32 = 4;
 const I8 = 1;
@@ -38,30 +35,30 @@ function perBlock(blockSize: number): Grouping {
   return { suffix: `block${blockSize}`, label: `per-block ${blockSize}`, options: () => ({ blockSize }), groups: (n) => n / blockSize };
 }
 
-function absmaxQuantize(g: Grouping): BenchOp {
+const deviceCode = (device: BenchDevice) => (device === 'cuda' ? DeviceCode.cuda : DeviceCode.cpu);
+
+function layoutOf(g: Grouping, elements: number) {
+  const options = g.options(elements);
+  return groupLayout(options.shape ?? [elements], options.axis, options.blockSize);
+}
+
+function quantize(scheme: Scheme, g: Grouping): BenchOp {
+  const name = scheme === Scheme.absmax ? 'absmax' : 'zero-point';
   return {
-    id: `quantize-absmax-${g.suffix}`,
-    label: `int8 quantize absmax ${g.label}`,
+    id: `quantize-${name.replace('-', '')}-${g.suffix}`,
+    label: `int8 quantize ${name} ${g.label}`,
     prepare(src) {
-      const options = g.options(src.length);
+      const { outer, channels, inner } = layoutOf(g, src.length);
+      const values = new Int8Array(src.length);
+      const scales = new Float32Array(channels);
+      const zeroPoints = scheme === Scheme.zeroPoint ? new Int32Array(channels) : null;
       return {
-        bytes: src.length * (F32 + I8) + g.groups(src.length) * F32,
-        run: (device) => void quantizeAbsmaxSync(src, { ...options, device }),
+        bytes: src.length * (F32 + I8) + channels * (F32 + (zeroPoints ? I32 : 0)),
+        run: (device) => native.linearQuantize(src, values, outer, channels, inner, scheme, false, scales, zeroPoints, deviceCode(device), false),
       };
     },
   };
 }
-
-const zeroPointPerTensor: BenchOp = {
-  id: 'quantize-zeropoint-tensor',
-  label: 'int8 quantize zero-point per-tensor',
-  prepare(src) {
-    return {
-      bytes: src.length * (F32 + I8) + F32 + I32,
-      run: (device) => void quantizeZeroPointSync(src, { device }),
-    };
-  },
-};
 
 function absmaxDequantize(g: Grouping): BenchOp {
   return {
@@ -69,19 +66,22 @@ function absmaxDequantize(g: Grouping): BenchOp {
     label: `int8 dequantize absmax ${g.label}`,
     prepare(src) {
       const q = quantizeAbsmaxSync(src, g.options(src.length));
+      const scales = q.scales ?? Float32Array.of(q.scale!);
+      const { outer, channels, inner } = layoutOf(g, src.length);
+      const out = new Float32Array(src.length);
       return {
-        bytes: src.length * (I8 + F32) + g.groups(src.length) * F32,
-        run: (device) => void dequantizeAbsmaxSync(q, { device }),
+        bytes: src.length * (I8 + F32) + channels * F32,
+        run: (device) => native.linearDequantize(q.values, out, outer, channels, inner, scales, null, deviceCode(device), false),
       };
     },
   };
 }
 
 export const linearOps: readonly BenchOp[] = [
-  absmaxQuantize(perTensor),
-  absmaxQuantize(perChannel),
-  absmaxQuantize(perBlock(64)),
-  absmaxQuantize(perBlock(128)),
-  zeroPointPerTensor,
+  quantize(Scheme.absmax, perTensor),
+  quantize(Scheme.absmax, perChannel),
+  quantize(Scheme.absmax, perBlock(64)),
+  quantize(Scheme.absmax, perBlock(128)),
+  quantize(Scheme.zeroPoint, perTensor),
   absmaxDequantize(perBlock(64)),
 ];

@@ -32,10 +32,10 @@ function header(report: BenchReport): string[] {
 
 function footer(report: BenchReport): string[] {
   const lines = [
-    'time/call: median over repetitions of the public *Sync call, argument checks and output allocation included.',
+    'time/call: median over repetitions of the native kernel call (synchronous, outputs allocated once beforehand).',
     'GB/s: (bytes read + bytes written, codes and scales included, each counted once) / time per call; 1 GB = 1e9 bytes.',
-    `x copy bw: GB/s / the single-thread copy bandwidth above. CPU ops run on all ${report.machine.threads} threads of kquant's pool,`,
-    '  so a ratio near or above 1 means the op keeps up with what one thread can copy, not that it reached the DRAM limit.',
+    `x copy bw: GB/s / the copy bandwidth above, measured on the same ${report.machine.threads} pool threads the CPU ops use;`,
+    '  1.0 means the op moves its bytes as fast as memcpy does (a ratio above 1 can happen where data stays in cache).',
     'vs scalar: time of the scalar variant of the same op and size / this time.',
     'per-channel inputs are [rows, cols] with cols = the largest power of two up to 4096 dividing the size.',
   ];

@@ -126,6 +126,31 @@ void quantize_cpu(const Kernels& k, const QuantizeArgs& a, const float* zeros, f
   *flag |= any.load();
 }
 
+// Groups that are single contiguous runs short enough to stay in cache (per block, per row): range,
+// parameters and codes in one pass per group instead of two passes over the whole tensor. Same kernels
+// and parameter rule as the two-pass path, so the results are identical.
+bool fusable(const Layout& L) { return L.outer == 1 && L.inner > 1 && L.inner <= kPiece; }
+
+void quantize_fused_cpu(const Kernels& k, const QuantizeArgs& a, QRange range, uint32_t* flag) {
+  const int64_t inner = a.layout.inner;
+  const float qmin = static_cast<float>(range.qmin), qmax = static_cast<float>(range.qmax);
+  std::atomic<uint32_t> any{0};
+  parallel_for(a.layout.channels, std::max<int64_t>(1, 16384 / inner), [&](int64_t c0, int64_t c1) {
+    uint32_t local = 0;
+    for (int64_t c = c0; c < c1; ++c) {
+      const float* run = a.src + c * inner;
+      float lo, hi;
+      int32_t zp = 0;
+      k.minmax_run(run, inner, &lo, &hi, &local);
+      params_from_range(a.scheme, range, lo, hi, &a.scales[c], &zp);
+      if (a.zero_points) a.zero_points[c] = zp;
+      k.quantize_run(run, inner, a.scales[c], static_cast<float>(zp), qmin, qmax, a.dst + c * inner, &local);
+    }
+    if (local) any.store(1);
+  });
+  *flag |= any.load();
+}
+
 void dequantize_cpu(const Kernels& k, const DequantizeArgs& a, const float* zeros) {
   const Layout& L = a.layout;
   const int64_t C = L.channels;
@@ -215,6 +240,11 @@ Status quantize(const QuantizeArgs& args) {
   const Kernels& k = active_kernels();
   const int64_t C = args.layout.channels;
   uint32_t flag = 0;
+  if (!args.params_given && fusable(args.layout)) {
+    quantize_fused_cpu(k, args, range, &flag);
+    if (flag) return non_finite_error(args.src, args.layout.numel());
+    return Status::success();
+  }
   if (!args.params_given) {
     std::vector<float> mins(C), maxs(C);
     minmax_cpu(k, args.src, args.layout, mins.data(), maxs.data(), &flag);
