@@ -48,6 +48,7 @@ struct FirstMismatch {
 
 // Suites: the kernel and CPU driver suites run once per SIMD level (the active one); the CUDA suites compare
 // Device::cuda against the CPU reference.
+void core_suite();
 void linear_kernel_suite();
 void linear_driver_suite();
 void linear_cuda_suite();
