@@ -35,7 +35,6 @@ Status check_bytes(int64_t n) {
   return Status::success();
 }
 
-
 Status zeroed_flag(DeviceBuffer* flag) {
   KQ_RETURN_IF_ERROR(flag->allocate(sizeof(uint32_t)));
   KQ_CUDA_TRY(cudaMemset(flag->as<uint32_t>(), 0, sizeof(uint32_t)));
