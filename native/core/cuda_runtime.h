@@ -34,4 +34,18 @@ const CudaInfo& cuda_info();
 // OK when CUDA can run kernels, otherwise a cuda_unavailable Status carrying the reason.
 Status require_cuda(const char* op);
 
+// A driver's CUDA branch: runs `cuda_variant` when kquant was built with CUDA and a device answers,
+// otherwise returns why not. Without CUDA the lambda is never called, so it is never emitted and the
+// CUDA symbols it names need not exist.
+template <typename CudaVariant>
+Status run_on_cuda(const char* op, CudaVariant&& cuda_variant) {
+  KQ_RETURN_IF_ERROR(require_cuda(op));
+#ifdef KQ_WITH_CUDA
+  return cuda_variant();
+#else
+  (void)cuda_variant;
+  return error(Code::internal, std::string(op) + ": CUDA reported available in a build without CUDA");
+#endif
+}
+
 }  // namespace kq

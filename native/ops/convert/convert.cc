@@ -16,14 +16,7 @@ const Kernels& active_kernels() { return kernels_for_level(kernels_ref, kernels_
 
 Status to_half(const float* src, uint16_t* dst, int64_t n, Half kind, Device device) {
   if (n < 0) return error(Code::shape, "element count is negative");
-  if (device == Device::cuda) {
-#ifdef KQ_WITH_CUDA
-    KQ_RETURN_IF_ERROR(require_cuda("convert"));
-    return to_half_cuda(src, dst, n, kind);
-#else
-    return require_cuda("convert");
-#endif
-  }
+  if (device == Device::cuda) return run_on_cuda("convert", [&] { return to_half_cuda(src, dst, n, kind); });
   const Kernels& k = active_kernels();
   const auto fn = kind == Half::f16 ? k.f32_to_f16 : k.f32_to_bf16;
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) { fn(src + b, dst + b, e - b); });
@@ -32,14 +25,7 @@ Status to_half(const float* src, uint16_t* dst, int64_t n, Half kind, Device dev
 
 Status from_half(const uint16_t* src, float* dst, int64_t n, Half kind, Device device) {
   if (n < 0) return error(Code::shape, "element count is negative");
-  if (device == Device::cuda) {
-#ifdef KQ_WITH_CUDA
-    KQ_RETURN_IF_ERROR(require_cuda("convert"));
-    return from_half_cuda(src, dst, n, kind);
-#else
-    return require_cuda("convert");
-#endif
-  }
+  if (device == Device::cuda) return run_on_cuda("convert", [&] { return from_half_cuda(src, dst, n, kind); });
   const Kernels& k = active_kernels();
   const auto fn = kind == Half::f16 ? k.f16_to_f32 : k.bf16_to_f32;
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) { fn(src + b, dst + b, e - b); });

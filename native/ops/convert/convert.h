@@ -26,9 +26,8 @@ const Kernels& active_kernels();
 Status to_half(const float* src, uint16_t* dst, int64_t n, Half kind, Device device);
 Status from_half(const uint16_t* src, float* dst, int64_t n, Half kind, Device device);
 
-#ifdef KQ_WITH_CUDA
+// Defined in cuda.cu, only in builds with CUDA; drivers reach them through run_on_cuda.
 Status to_half_cuda(const float* src, uint16_t* dst, int64_t n, Half kind);
 Status from_half_cuda(const uint16_t* src, float* dst, int64_t n, Half kind);
-#endif
 
 }  // namespace kq::convert

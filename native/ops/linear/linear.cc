@@ -211,14 +211,7 @@ const Kernels& active_kernels() { return kernels_for_level(kernels_ref, kernels_
 
 Status minmax(const float* src, Layout layout, float* mins, float* maxs, Device device) {
   KQ_RETURN_IF_ERROR(check_layout(layout));
-  if (device == Device::cuda) {
-#ifdef KQ_WITH_CUDA
-    KQ_RETURN_IF_ERROR(require_cuda("minmax"));
-    return minmax_cuda(src, layout, mins, maxs);
-#else
-    return require_cuda("minmax");
-#endif
-  }
+  if (device == Device::cuda) return run_on_cuda("minmax", [&] { return minmax_cuda(src, layout, mins, maxs); });
   uint32_t flag = 0;
   minmax_cpu(active_kernels(), src, layout, mins, maxs, &flag);
   if (flag) return non_finite_error(src, layout.numel());
@@ -229,14 +222,7 @@ Status quantize(const QuantizeArgs& args) {
   KQ_RETURN_IF_ERROR(check_layout(args.layout));
   const QRange range = qrange(args.scheme, args.is_signed);
   if (args.params_given) KQ_RETURN_IF_ERROR(check_params(args.scales, args.zero_points, args.layout.channels, range));
-  if (args.device == Device::cuda) {
-#ifdef KQ_WITH_CUDA
-    KQ_RETURN_IF_ERROR(require_cuda("quantize"));
-    return quantize_cuda(args);
-#else
-    return require_cuda("quantize");
-#endif
-  }
+  if (args.device == Device::cuda) return run_on_cuda("quantize", [&] { return quantize_cuda(args); });
   const Kernels& k = active_kernels();
   const int64_t C = args.layout.channels;
   uint32_t flag = 0;
@@ -266,14 +252,7 @@ Status dequantize(const DequantizeArgs& args) {
   const QRange range = qrange(args.zero_points ? Scheme::zero_point : Scheme::absmax, args.is_signed);
   KQ_RETURN_IF_ERROR(check_params(args.scales, args.zero_points, args.layout.channels,
                                   args.zero_points ? range : QRange{-128, 255}));
-  if (args.device == Device::cuda) {
-#ifdef KQ_WITH_CUDA
-    KQ_RETURN_IF_ERROR(require_cuda("dequantize"));
-    return dequantize_cuda(args);
-#else
-    return require_cuda("dequantize");
-#endif
-  }
+  if (args.device == Device::cuda) return run_on_cuda("dequantize", [&] { return dequantize_cuda(args); });
   const std::vector<float> zeros = zeros_as_float(args.zero_points, args.layout.channels);
   dequantize_cpu(active_kernels(), args, zeros.data());
   return Status::success();

@@ -97,10 +97,9 @@ Status non_finite_error(const float* src, int64_t n);
 // The kernel table for the active SIMD level.
 const Kernels& active_kernels();
 
-#ifdef KQ_WITH_CUDA
+// Defined in cuda.cu, only in builds with CUDA; drivers reach them through run_on_cuda.
 Status quantize_cuda(const QuantizeArgs& args);
 Status dequantize_cuda(const DequantizeArgs& args);
 Status minmax_cuda(const float* src, Layout layout, float* mins, float* maxs);
-#endif
 
 }  // namespace kq::linear
