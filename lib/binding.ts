@@ -15,6 +15,10 @@ export type Scheme = (typeof Scheme)[keyof typeof Scheme];
 export const HalfKind = { f16: 0, bf16: 1 } as const;
 export type HalfKind = (typeof HalfKind)[keyof typeof HalfKind];
 
+// Matches native/ops/bnb/bnb.h Quant4.
+export const Quant4 = { nf4: 0, fp4: 1 } as const;
+export type Quant4 = (typeof Quant4)[keyof typeof Quant4];
+
 export interface NativeCudaDevice {
   index: number;
   name: string;
@@ -85,6 +89,64 @@ export interface NativeAddon {
   ): OpResult<A>;
   linearParams(scheme: Scheme, isSigned: boolean, mins: Float32Array, maxs: Float32Array, scales: Float32Array, zeroPoints: Int32Array): void;
   histogramAbs<A extends boolean>(src: Float32Array, range: number, counts: Float64Array, async: A): OpResult<A>;
+  /** packed has (src.length + 1) / 2 bytes, absmax one entry per block. */
+  bnbQuantize4bit<A extends boolean>(
+    src: Float32Array,
+    blocksize: number,
+    type: Quant4,
+    packed: Uint8Array,
+    absmax: Float32Array,
+    device: DeviceCode,
+    async: A,
+  ): OpResult<A>;
+  bnbDequantize4bit<A extends boolean>(
+    packed: Uint8Array,
+    n: number,
+    blocksize: number,
+    type: Quant4,
+    absmax: Float32Array,
+    out: Float32Array,
+    device: DeviceCode,
+    async: A,
+  ): OpResult<A>;
+  bnbQuantize8bit<A extends boolean>(
+    src: Float32Array,
+    blocksize: number,
+    code: Float32Array,
+    codes: Uint8Array,
+    absmax: Float32Array,
+    device: DeviceCode,
+    async: A,
+  ): OpResult<A>;
+  bnbDequantize8bit<A extends boolean>(
+    codes: Uint8Array,
+    blocksize: number,
+    code: Float32Array,
+    absmax: Float32Array,
+    out: Float32Array,
+    device: DeviceCode,
+    async: A,
+  ): OpResult<A>;
+  /** offset (length 1) is read when offsetGiven, otherwise written with the f32 mean of absmax. */
+  bnbQuantizeNested(
+    absmax: Float32Array,
+    nestedBlocksize: number,
+    code: Float32Array,
+    offsetGiven: boolean,
+    offset: Float32Array,
+    qabsmax: Uint8Array,
+    absmax2: Float32Array,
+  ): void;
+  bnbDequantizeNested(
+    qabsmax: Uint8Array,
+    nestedBlocksize: number,
+    code: Float32Array,
+    absmax2: Float32Array,
+    offset: number,
+    out: Float32Array,
+  ): void;
+  bnbCode4(type: Quant4): Float32Array;
+  bnbDynamicMap(): Float32Array;
 }
 
 // The package root holds package.json, build/ and prebuilds/; this file runs from lib/ (tests) or

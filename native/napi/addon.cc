@@ -11,6 +11,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   kq::napi::register_backend(env, exports);
   kq::napi::register_convert(env, exports);
   kq::napi::register_linear(env, exports);
+  kq::napi::register_bnb(env, exports);
   return exports;
 }
 

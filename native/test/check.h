@@ -55,5 +55,6 @@ void linear_cuda_suite();
 void convert_kernel_suite();
 void convert_driver_suite();
 void convert_cuda_suite();
+void bnb_driver_suite();
 
 }  // namespace kq::test

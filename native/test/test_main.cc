@@ -22,6 +22,7 @@ void run_level(kq::SimdLevel level) {
   kq::test::linear_driver_suite();
   kq::test::convert_kernel_suite();
   kq::test::convert_driver_suite();
+  kq::test::bnb_driver_suite();
   const kq::test::Tally& after = kq::test::tally();
   std::printf("simd %s: %d passed, %d failed\n", name, after.passed - before.passed, after.failed - before.failed);
 }

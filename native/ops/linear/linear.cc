@@ -197,16 +197,6 @@ std::vector<float> zeros_as_float(const int32_t* zero_points, int64_t channels) 
 
 }  // namespace
 
-Status non_finite_error(const float* src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    if (std::isnan(src[i] - src[i]))
-      return error(Code::non_finite, "src[" + std::to_string(i) + "] is " +
-                                         (std::isnan(src[i]) ? "NaN" : (src[i] > 0 ? "Infinity" : "-Infinity")) +
-                                         "; quantization needs finite values");
-  }
-  return error(Code::internal, "a kernel flagged a non-finite value that a rescan did not find");
-}
-
 const Kernels& active_kernels() { return kernels_for_level(kernels_ref, kernels_avx2, kernels_avx512); }
 
 Status minmax(const float* src, Layout layout, float* mins, float* maxs, Device device) {

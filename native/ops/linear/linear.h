@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 
+#include "../../core/finite.h"  // non_finite_error, used by the CPU and CUDA drivers
 #include "../../core/status.h"
 #include "../../core/tensor.h"
 
@@ -89,10 +90,6 @@ Status minmax(const float* src, Layout layout, float* mins, float* maxs, Device 
 // Histogram of |x| over [0, range) in `bins` equal bins, added to counts; |x| >= range lands in the last
 // bin. Calibration observers build percentile and MSE clipping on it. Fails on NaN/Inf.
 Status histogram_abs(const float* src, int64_t n, float range, int64_t bins, double* counts);
-
-// The error for a NaN/Inf a kernel flagged, naming the first bad element of src (scanned on the host:
-// an error path). Shared by the CPU and CUDA drivers so both report alike.
-Status non_finite_error(const float* src, int64_t n);
 
 // The kernel table for the active SIMD level.
 const Kernels& active_kernels();
