@@ -31,6 +31,7 @@ import {
 } from '../lib/index.js';
 import { randomFloats, rng } from './helpers/random.js';
 import { supportedLevels } from './helpers/simd.js';
+import { expectKquantError } from './helpers/errors.js';
 
 const info = backend();
 const levels = supportedLevels();
@@ -522,17 +523,6 @@ describe('async twins equal Sync', () => {
 
 // ---- argument checks ----
 
-function expectKquantError(fn: () => unknown, code: string, message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a throw').toBeInstanceOf(KquantError);
-  expect((caught as KquantError).code).toBe(code);
-  expect((caught as KquantError).message).toMatch(message);
-}
 
 describe('argument checks', () => {
   const x = Float32Array.from({ length: 256 }, (_, i) => Math.sin(i));

@@ -13,20 +13,8 @@ import {
   fromBFloat16Sync,
   type AbsmaxQuantized,
 } from '../lib/index.js';
+import { expectKquantError } from './helpers/errors.js';
 
-function expectKquantError(fn: () => unknown, code: string, message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a throw').toBeInstanceOf(KquantError);
-  const err = caught as KquantError;
-  expect(err.name).toBe('KquantError');
-  expect(err.code).toBe(code);
-  expect(err.message).toMatch(message);
-}
 
 const x = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i));
 
