@@ -26,6 +26,7 @@
     {
       "target_name": "kquant",
       "dependencies": ["kq_avx2", "kq_avx512"],
+      "conditions": [["OS=='linux'", {"ldflags": ["-Wl,-z,nodelete"]}]],
       "sources": [
         "<!@(<(kq_sources).core.join(' ')\")",
         "<!@(<(kq_sources).scalar.join(' ')\")",

@@ -147,6 +147,36 @@ export interface NativeAddon {
   ): void;
   bnbCode4(type: Quant4): Float32Array;
   bnbDynamicMap(): Float32Array;
+  // LLM.int8() (native/ops/int8mm/int8mm.h). outlierMask (one byte per column) is required when threshold > 0.
+  int8VectorwiseQuantize<A extends boolean>(
+    src: Float32Array,
+    rows: number,
+    cols: number,
+    threshold: number,
+    q: Int8Array,
+    rowStats: Float32Array,
+    outlierMask: Uint8Array | null,
+    async: A,
+  ): OpResult<A>;
+  int8VectorwiseDequantize<A extends boolean>(q: Int8Array, rows: number, cols: number, rowStats: Float32Array, out: Float32Array, async: A): OpResult<A>;
+  /** c [m, n] = a [m, k] · b [n, k]ᵀ in exact int32. */
+  int8MatmulI32<A extends boolean>(a: Int8Array, b: Int8Array, m: number, n: number, k: number, c: Int32Array, async: A): OpResult<A>;
+  int8MatmulDequantize<A extends boolean>(acc: Int32Array, m: number, n: number, rowStatsA: Float32Array, rowStatsB: Float32Array, out: Float32Array, async: A): OpResult<A>;
+  /** Dequantized int8 product plus the f64 outlier part over aOutliers [m, outliers] · bOutliers [n, outliers]ᵀ. */
+  int8Linear<A extends boolean>(
+    a: Int8Array,
+    rowStatsA: Float32Array,
+    b: Int8Array,
+    rowStatsB: Float32Array,
+    m: number,
+    n: number,
+    k: number,
+    aOutliers: Float32Array,
+    bOutliers: Float32Array,
+    outliers: number,
+    out: Float32Array,
+    async: A,
+  ): OpResult<A>;
 }
 
 // The package root holds package.json, build/ and prebuilds/; this file runs from lib/ (tests) or

@@ -10,7 +10,8 @@ export type KquantErrorCode =
   | 'KQ_CUDA_UNAVAILABLE'
   | 'KQ_CUDA'
   | 'KQ_OUT_OF_MEMORY'
-  | 'KQ_INTERNAL';
+  | 'KQ_INTERNAL'
+  | 'KQ_FORMAT';
 
 export class KquantError extends Error {
   readonly code: KquantErrorCode;

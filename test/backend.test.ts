@@ -101,6 +101,8 @@ describe('worker_threads', () => {
         const q = await k.quantizeAbsmax(Float32Array.from([1, -2, 4]));
         console.log('alive', Array.from(q.values).join(','));
       });`;
-    expect(child(script, {}).trim()).toBe('alive 32,-64,127');
+    // The race (kernel threads still running as the worker unloads and frees) is timing-dependent:
+    // several runs make a regression show up reliably.
+    for (let run = 0; run < 4; run++) expect(child(script, {}).trim()).toBe('alive 32,-64,127');
   });
 });

@@ -3,11 +3,15 @@
 import { describe, expect, it } from 'vitest';
 import {
   backend,
+  dequantize4bitSync,
   dequantizeAbsmaxSync,
+  dequantizeBlockwiseSync,
   dequantizeZeroPointSync,
   fromBFloat16Sync,
   fromFloat16Sync,
+  quantize4bitSync,
   quantizeAbsmaxSync,
+  quantizeBlockwiseSync,
   quantizeZeroPointSync,
   setSimd,
   toBFloat16Sync,
@@ -57,5 +61,55 @@ describe.skipIf(!info.cuda.available)(`CUDA (${info.cuda.available ? info.cuda.d
     const x = randomFloats(1000, 3);
     x[321] = NaN;
     expect(() => quantizeAbsmaxSync(x, { device: 'cuda' })).toThrow(/src\[321\] is NaN/);
+  });
+
+  // bnb: bytes, block scales and dequantized values identical to the CPU reference (odd n pads a nibble,
+  // the leading 64 zeros make an all-zero block, the scaled-down elements are subnormal).
+  describe('bnb', () => {
+    const x = randomFloats(100_003, 11, 0.05);
+    for (let i = 0; i < 64; i++) x[i] = 0;
+    for (let i = 1000; i < x.length; i += 97) x[i] = x[i]! * 1e-37;
+    const half = Uint16Array.from({ length: 4097 }, (_, i) => (i * 2654435761) >>> 16);
+    const halfDtype = 'float16' as const;
+    const halfInput = half.map((h) => ((h & 0x7c00) === 0x7c00 ? h & 0x83ff : h));
+
+    it.each(['nf4', 'fp4'] as const)('quantize4bit / dequantize4bit %s match the CPU reference', (quantType) => {
+      for (const blockSize of [32, 64, 4096]) {
+        for (const compressStatistics of [false, true]) {
+          const options = { quantType, blockSize, compressStatistics };
+          const cpu = quantize4bitSync(x, { ...options, device: 'cpu' });
+          const gpu = quantize4bitSync(x, { ...options, device: 'cuda' });
+          expect(gpu.packed).toEqual(cpu.packed);
+          expect(gpu.state).toEqual(cpu.state);
+          expect(dequantize4bitSync(cpu, { device: 'cuda' })).toEqual(dequantize4bitSync(cpu, { device: 'cpu' }));
+        }
+      }
+      const hc = quantize4bitSync(halfInput, { quantType, dtype: halfDtype, device: 'cpu' });
+      const hg = quantize4bitSync(halfInput, { quantType, dtype: halfDtype, device: 'cuda' });
+      expect(hg.packed).toEqual(hc.packed);
+      expect(dequantize4bitSync(hc, { device: 'cuda' })).toEqual(dequantize4bitSync(hc, { device: 'cpu' }));
+    });
+
+    it('quantizeBlockwise / dequantizeBlockwise match the CPU reference', () => {
+      for (const blockSize of [64, 256, 4096]) {
+        for (const nested of [false, true]) {
+          const cpu = quantizeBlockwiseSync(x, { blockSize, nested, device: 'cpu' });
+          const gpu = quantizeBlockwiseSync(x, { blockSize, nested, device: 'cuda' });
+          expect(gpu.codes).toEqual(cpu.codes);
+          expect(gpu.state).toEqual(cpu.state);
+          expect(dequantizeBlockwiseSync(cpu, { device: 'cuda' })).toEqual(dequantizeBlockwiseSync(cpu, { device: 'cpu' }));
+        }
+      }
+      const hc = quantizeBlockwiseSync(halfInput, { dtype: halfDtype, blockSize: 256, device: 'cpu' });
+      const hg = quantizeBlockwiseSync(halfInput, { dtype: halfDtype, blockSize: 256, device: 'cuda' });
+      expect(hg.codes).toEqual(hc.codes);
+    });
+
+    it('reports a NaN like the CPU does', () => {
+      const bad = randomFloats(1000, 3);
+      bad[321] = NaN;
+      expect(() => quantize4bitSync(bad, { device: 'cuda' })).toThrow(/src\[321\] is NaN/);
+      expect(() => quantizeBlockwiseSync(bad, { device: 'cuda' })).toThrow(/src\[321\] is NaN/);
+    });
   });
 });

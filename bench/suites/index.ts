@@ -1,9 +1,10 @@
 // Every op the benchmark knows, in table order.
 import type { BenchOp } from '../op.js';
+import { bnbOps } from './bnb.js';
 import { convertOps } from './convert.js';
 import { linearOps } from './linear.js';
 
-export const ALL_OPS: readonly BenchOp[] = [...linearOps, ...convertOps];
+export const ALL_OPS: readonly BenchOp[] = [...linearOps, ...convertOps, ...bnbOps];
 
 /** The ops named by `ids`, in table order; throws a message for the user on an unknown name. */
 export function selectOps(ids: readonly string[]): BenchOp[] {

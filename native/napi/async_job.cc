@@ -4,6 +4,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "args.h"
@@ -49,11 +50,21 @@ JobThread& job_thread() {
   return *instance;
 }
 
-// Jobs in flight for one environment; its teardown waits for them so buffers outlive the kernels.
+// Jobs in flight for one environment. Its cleanup hook waits for them: a worker thread terminated
+// mid-job tears down its heap after the hooks, and the kernel must be done with the buffers by then.
 struct EnvJobs {
   std::mutex mutex;
   std::condition_variable idle;
   int in_flight = 0;
+};
+
+// The job thread's use of a job's thread-safe function, shared with that function's finalizer. At
+// environment teardown Node frees a thread-safe function whether or not threads still hold it; the
+// finalizer waits here until the job thread is done, so the function is never touched after it is freed.
+struct Handoff {
+  std::mutex mutex;
+  std::condition_variable finished;
+  bool done = false;
 };
 
 struct Job {
@@ -64,24 +75,27 @@ struct Job {
   explicit Job(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 };
 
-void settle(Napi::Env env, Napi::Function, void*, Job* job) {
+void settle(napi_env raw_env, napi_value, void*, void* data) {
   // Environment torn down: its handles are gone with it, so the job is left unfreed rather than
   // deleting references into a dead environment.
-  if (env == nullptr) return;
-  std::unique_ptr<Job> owned(job);
+  if (raw_env == nullptr) return;
+  Napi::Env env(raw_env);
+  std::unique_ptr<Job> job(static_cast<Job*>(data));
   Napi::HandleScope scope(env);
-  if (owned->status.ok())
-    owned->deferred.Resolve(env.Undefined());
+  if (job->status.ok())
+    job->deferred.Resolve(env.Undefined());
   else
-    owned->deferred.Reject(status_error_value(env, owned->status));
+    job->deferred.Reject(status_error_value(env, job->status));
 }
 
-using SettleFn = Napi::TypedThreadSafeFunction<void, Job, settle>;
-
-std::shared_ptr<EnvJobs>& env_jobs(Napi::Env env) {
-  auto* slot = env.GetInstanceData<std::shared_ptr<EnvJobs>>();
-  return *slot;
+void wait_for_job_thread(napi_env, void* data, void*) {
+  std::unique_ptr<std::shared_ptr<Handoff>> owned(static_cast<std::shared_ptr<Handoff>*>(data));
+  Handoff& handoff = **owned;
+  std::unique_lock<std::mutex> lock(handoff.mutex);
+  handoff.finished.wait(lock, [&] { return handoff.done; });
 }
+
+std::shared_ptr<EnvJobs>& env_jobs(Napi::Env env) { return *env.GetInstanceData<std::shared_ptr<EnvJobs>>(); }
 
 }  // namespace
 
@@ -111,19 +125,31 @@ Napi::Value run_op(Napi::Env env, bool async, const char* name, Work work,
   // Only objects can be referenced (an absent optional argument arrives as null).
   for (const Napi::Value& v : keep_alive)
     if (v.IsObject()) job->keep_alive.push_back(Napi::Persistent(v));
-  job->env_jobs = env_jobs(env);
   Napi::Promise promise = job->deferred.Promise();
-  SettleFn settle_fn = SettleFn::New(env, name, 0, 1);
+  job->env_jobs = env_jobs(env);
+
+  auto handoff = std::make_shared<Handoff>();
+  napi_threadsafe_function settle_fn = nullptr;
+  const napi_status created = napi_create_threadsafe_function(
+      env, nullptr, nullptr, Napi::String::New(env, name), 0, 1, new std::shared_ptr<Handoff>(handoff),
+      wait_for_job_thread, nullptr, settle, &settle_fn);
+  if (created != napi_ok) throw status_error(env, error(Code::internal, std::string(name) + ": cannot create the completion callback"));
+
   {
     std::lock_guard<std::mutex> lock(job->env_jobs->mutex);
     ++job->env_jobs->in_flight;
   }
-  job_thread().submit([job = job.release(), work = std::move(work), settle_fn]() mutable {
+  job_thread().submit([job = job.release(), work = std::move(work), settle_fn, handoff] {
     job->status = work();
-    std::shared_ptr<EnvJobs> jobs = job->env_jobs;
-    // If the environment is closing the call fails; the job's handles die with the environment.
-    settle_fn.BlockingCall(job);
-    settle_fn.Release();
+    const std::shared_ptr<EnvJobs> jobs = job->env_jobs;
+    // napi_closing: the environment is going away and the function may not be used again, not even released.
+    if (napi_call_threadsafe_function(settle_fn, job, napi_tsfn_blocking) == napi_ok)
+      napi_release_threadsafe_function(settle_fn, napi_tsfn_release);
+    {
+      std::lock_guard<std::mutex> lock(handoff->mutex);
+      handoff->done = true;
+      handoff->finished.notify_all();
+    }
     std::lock_guard<std::mutex> lock(jobs->mutex);
     if (--jobs->in_flight == 0) jobs->idle.notify_all();
   });

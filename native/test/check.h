@@ -56,5 +56,7 @@ void convert_kernel_suite();
 void convert_driver_suite();
 void convert_cuda_suite();
 void bnb_driver_suite();
+void bnb_cuda_suite();
+void int8mm_suite();
 
 }  // namespace kq::test

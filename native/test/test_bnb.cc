@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "../core/cuda_runtime.h"
+#include "../core/cpu_features.h"
 #include "../ops/bnb/bnb.h"
 #include "../ops/bnb/kernels.h"
 #include "../ops/bnb/thresholds.h"
@@ -38,12 +40,12 @@ struct Packed4 {
   Status status;
 };
 
-Packed4 quantize4(const std::vector<float>& x, int64_t blocksize, Quant4 type) {
+Packed4 quantize4(const std::vector<float>& x, int64_t blocksize, Quant4 type, Device device = Device::cpu) {
   const int64_t n = static_cast<int64_t>(x.size());
   Packed4 r;
   r.packed.assign((n + 1) / 2 + kGuard, kCanary);
   r.absmax.assign(blocks(n, blocksize), -1.0f);
-  r.status = bnb::quantize_4bit(x.data(), n, blocksize, type, r.packed.data(), r.absmax.data(), Device::cpu);
+  r.status = bnb::quantize_4bit(x.data(), n, blocksize, type, r.packed.data(), r.absmax.data(), device);
   return r;
 }
 
@@ -328,11 +330,12 @@ void argument_checks() {
   check(bnb::dequantize_8bit(bytes.data(), 64, 0, map, absmax.data(), out.data(), Device::cpu).code ==
             Code::invalid_argument,
         "8-bit: blocksize 0 is refused");
-  check(bnb::quantize_4bit(x.data(), 64, 64, Quant4::nf4, bytes.data(), absmax.data(), Device::cuda).code ==
-                Code::cuda_unavailable &&
-            bnb::quantize_8bit(x.data(), 64, 64, map, bytes.data(), absmax.data(), Device::cuda).code ==
-                Code::cuda_unavailable,
-        "bnb on CUDA reports that it is unavailable");
+  if (!cuda_info().available)
+    check(bnb::quantize_4bit(x.data(), 64, 64, Quant4::nf4, bytes.data(), absmax.data(), Device::cuda).code ==
+                  Code::cuda_unavailable &&
+              bnb::quantize_8bit(x.data(), 64, 64, map, bytes.data(), absmax.data(), Device::cuda).code ==
+                  Code::cuda_unavailable,
+          "bnb on CUDA reports that it is unavailable");
   check(bnb::quantize_4bit(nullptr, 0, 64, Quant4::fp4, nullptr, nullptr, Device::cpu).ok() &&
             bnb::quantize_8bit(nullptr, 0, 64, map, nullptr, nullptr, Device::cpu).ok(),
         "n = 0 is a valid empty tensor");
@@ -378,9 +381,256 @@ void split_checks() {
   }
 }
 
+// ---- Device::cuda against the CPU reference ----
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+const char* status_text(const Status& st) { return st.ok() ? "ok" : st.message.c_str(); }
+
+// Normal weights with exact zeros, subnormals, outliers and an all-zero leading block of 64.
+std::vector<float> cuda_input(int64_t n, uint32_t seed) {
+  std::vector<float> x = normal(n, 0.05f, seed);
+  std::mt19937 rng(seed + 1);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t r = rng() % 32;
+    if (r == 0) x[i] = 0.0f;
+    if (r == 1) x[i] *= 1e-37f;  // subnormal: bnb's fast-math build would flush it, we must not
+    if (r == 2) x[i] *= 1000.0f;
+  }
+  if (n >= 128)
+    for (int64_t i = 0; i < 64; ++i) x[i] = 0.0f;
+  return x;
+}
+
+// Values on and one ulp either side of every NF4 / FP4 threshold and 8-bit midpoint, in blocks of
+// `blocksize` that each start with 1.0 (absmax 1, so s = x exactly).
+std::vector<float> probe_input(int64_t blocksize) {
+  std::vector<float> probes;
+  auto add = [&](float v) {
+    for (float p : {v, up(v), down(v)}) {
+      probes.push_back(p);
+      probes.push_back(-p);
+    }
+  };
+  for (int k = 0; k < 15; ++k) add(bnb::nf4_thresholds()[k]);
+  for (int j = 0; j < 7; ++j) add(bnb::fp4_abs_thresholds()[j]);
+  const float* map = bnb::dynamic_map_signed();
+  for (int j = 0; j < 255; ++j) add((map[j] + map[j + 1]) * 0.5f);
+  add(1e-30f);
+  std::vector<float> x;
+  for (size_t p = 0; p < probes.size();) {
+    x.push_back(1.0f);
+    for (int64_t i = 1; i < blocksize && p < probes.size(); ++i) x.push_back(std::max(-1.0f, probes[p++]));
+  }
+  return x;
+}
+
+void cuda_compare4(const std::vector<float>& x, int64_t bs, Quant4 type, const std::string& what) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  const Packed4 cpu = quantize4(x, bs, type, Device::cpu);
+  const Packed4 gpu = quantize4(x, bs, type, Device::cuda);
+  check(cpu.status.ok() && gpu.status.ok() && gpu.packed == cpu.packed && same_bits(gpu.absmax, cpu.absmax),
+        format("%s %s bs %lld: cuda quantize_4bit equals cpu (%s)", what.c_str(), type_name(type),
+               static_cast<long long>(bs), status_text(gpu.status)));
+  std::vector<float> out_cpu(n + kGuard, kNaN), out_gpu(n + kGuard, kNaN);
+  const Status sc =
+      bnb::dequantize_4bit(cpu.packed.data(), n, bs, type, cpu.absmax.data(), out_cpu.data(), Device::cpu);
+  const Status sg =
+      bnb::dequantize_4bit(cpu.packed.data(), n, bs, type, cpu.absmax.data(), out_gpu.data(), Device::cuda);
+  check(sc.ok() && sg.ok() && same_bits(out_gpu, out_cpu),
+        format("%s %s bs %lld: cuda dequantize_4bit equals cpu (%s)", what.c_str(), type_name(type),
+               static_cast<long long>(bs), status_text(sg)));
+}
+
+void cuda_compare8(const std::vector<float>& x, int64_t bs, const std::string& what) {
+  const float* map = bnb::dynamic_map_signed();
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<uint8_t> codes_cpu(n + kGuard, kCanary), codes_gpu(n + kGuard, kCanary);
+  std::vector<float> absmax_cpu(blocks(n, bs), -1.0f), absmax_gpu(blocks(n, bs), -1.0f);
+  const Status qc = bnb::quantize_8bit(x.data(), n, bs, map, codes_cpu.data(), absmax_cpu.data(), Device::cpu);
+  const Status qg = bnb::quantize_8bit(x.data(), n, bs, map, codes_gpu.data(), absmax_gpu.data(), Device::cuda);
+  check(qc.ok() && qg.ok() && codes_gpu == codes_cpu && same_bits(absmax_gpu, absmax_cpu),
+        format("%s bs %lld: cuda quantize_8bit equals cpu (%s)", what.c_str(), static_cast<long long>(bs),
+               status_text(qg)));
+  std::vector<float> out_cpu(n + kGuard, kNaN), out_gpu(n + kGuard, kNaN);
+  const Status dc = bnb::dequantize_8bit(codes_cpu.data(), n, bs, map, absmax_cpu.data(), out_cpu.data(), Device::cpu);
+  const Status dg =
+      bnb::dequantize_8bit(codes_cpu.data(), n, bs, map, absmax_cpu.data(), out_gpu.data(), Device::cuda);
+  check(dc.ok() && dg.ok() && same_bits(out_gpu, out_cpu),
+        format("%s bs %lld: cuda dequantize_8bit equals cpu (%s)", what.c_str(), static_cast<long long>(bs),
+               status_text(dg)));
+}
+
+void cuda_non_finite_checks() {
+  const float* map = bnb::dynamic_map_signed();
+  for (int64_t where : {int64_t{137}, int64_t{299999}}) {
+    std::vector<float> x = normal(300000, 1.0f, 5);
+    x[where] = where % 2 ? -kInf : kNaN;
+    const std::string message = format("src[%lld] is %s; quantization needs finite values",
+                                       static_cast<long long>(where), where % 2 ? "-Infinity" : "NaN");
+    for (Quant4 type : {Quant4::nf4, Quant4::fp4}) {
+      const Packed4 r = quantize4(x, 64, type, Device::cuda);
+      check(r.status.code == Code::non_finite && r.status.message == message,
+            format("cuda %s: %s", type_name(type), status_text(r.status)));
+    }
+    std::vector<uint8_t> codes(x.size());
+    std::vector<float> absmax(blocks(300000, 4096));
+    const Status st = bnb::quantize_8bit(x.data(), 300000, 4096, map, codes.data(), absmax.data(), Device::cuda);
+    check(st.code == Code::non_finite && st.message == message, format("cuda 8-bit: %s", status_text(st)));
+  }
+  check(bnb::quantize_4bit(nullptr, 0, 64, Quant4::nf4, nullptr, nullptr, Device::cuda).ok() &&
+            bnb::quantize_8bit(nullptr, 0, 64, map, nullptr, nullptr, Device::cuda).ok() &&
+            bnb::dequantize_4bit(nullptr, 0, 64, Quant4::nf4, nullptr, nullptr, Device::cuda).ok() &&
+            bnb::dequantize_8bit(nullptr, 0, 64, map, nullptr, nullptr, Device::cuda).ok(),
+        "cuda: n = 0 is a valid empty tensor");
+}
+
+// The active level's kernel table against kernels_ref, byte for byte, with canaries past every output.
+// Inputs: random normals, all-zero runs (inv = +inf, s = NaN), values exactly on and one ulp around every
+// NF4/FP4 threshold and 8-bit midpoint (with inv = 1 so s = x), subnormals (whose 1 / absmax overflows to
+// +inf), ±0, tiny negatives, huge values, and NaN/±Inf for the absmax scan.
+const int64_t kParitySizes[] = {0,  1,  2,  3,  5,   7,   8,   9,    15,  16, 17, 31,
+                                32, 33, 47, 63, 64, 65, 127, 255, 256, 1023, 4097};
+
+enum class ParityFill { normal, zeros, thresholds, midpoints, subnormal, mixed };
+const ParityFill kParityFills[] = {ParityFill::normal,    ParityFill::zeros,     ParityFill::thresholds,
+                                   ParityFill::midpoints, ParityFill::subnormal, ParityFill::mixed};
+
+const char* parity_fill_name(ParityFill f) {
+  switch (f) {
+    case ParityFill::normal: return "normal";
+    case ParityFill::zeros: return "zeros";
+    case ParityFill::thresholds: return "thresholds";
+    case ParityFill::midpoints: return "midpoints";
+    case ParityFill::subnormal: return "subnormal";
+    case ParityFill::mixed: return "mixed";
+  }
+  return "?";
+}
+
+std::vector<float> parity_input(int64_t n, ParityFill fill, std::mt19937& rng) {
+  const float* nf4 = bnb::nf4_thresholds();
+  const float* fp4 = bnb::fp4_abs_thresholds();
+  const float* map = bnb::dynamic_map_signed();
+  std::normal_distribution<float> dist(0.0f, 0.3f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (float& v : x) {
+    const uint32_t r = rng();
+    const int nudge = static_cast<int>(r % 3);  // on, one ulp above, one ulp below
+    float t = 0.0f;
+    switch (fill) {
+      case ParityFill::normal: t = dist(rng); break;
+      case ParityFill::zeros: t = r % 8 == 0 ? -0.0f : 0.0f; break;
+      case ParityFill::thresholds:
+        t = (r >> 2) % 2 ? nf4[(r >> 3) % 15] : ((r >> 7) % 2 ? -fp4[(r >> 3) % 7] : fp4[(r >> 3) % 7]);
+        break;
+      case ParityFill::midpoints: {
+        const int j = static_cast<int>((r >> 2) % 255);
+        t = (map[j] + map[j + 1]) * 0.5f;
+        break;
+      }
+      case ParityFill::subnormal: {
+        uint32_t bits = (r >> 2) & 0x7fffff;
+        bits |= (r >> 31) << 31;
+        std::memcpy(&t, &bits, sizeof t);
+        break;
+      }
+      case ParityFill::mixed: {
+        static const float values[] = {0.0f, -0.0f, 1.0f, -1.0f, -1e-30f, 1e-30f, 1e-45f, -1e-45f,
+                                       3e38f, -3e38f, 0.5f, -0.5f, 1e-38f, -2.5e-3f, 2.6041700e-3f, 0.0859375f};
+        t = r % 2 ? values[(r >> 1) % 16] : dist(rng);
+        break;
+      }
+    }
+    v = nudge == 1 && fill != ParityFill::zeros ? up(t) : nudge == 2 && fill != ParityFill::zeros ? down(t) : t;
+  }
+  return x;
+}
+
+template <typename T>
+bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+void kernel_parity_checks() {
+  const bnb::Kernels& ref = bnb::kernels_ref;
+  const bnb::Kernels& k = kernels_for_level(bnb::kernels_ref, bnb::kernels_avx2, bnb::kernels_avx512);
+  const char* level = simd_level_name(simd_level());
+  const float* map = bnb::dynamic_map_signed();
+  float midpoints[255];
+  for (int j = 0; j < 255; ++j) midpoints[j] = (map[j] + map[j + 1]) * 0.5f;
+  std::mt19937 rng(1234);
+  FirstMismatch absmax_bad, enc4_bad, enc8_bad, dec4_bad, dec8_bad;
+  for (ParityFill fill : kParityFills)
+    for (int64_t n : kParitySizes) {
+      const std::vector<float> x = parity_input(n, fill, rng);
+      const std::string where = format("%s n %lld", parity_fill_name(fill), static_cast<long long>(n));
+      uint32_t flag_ref = 0, flag = 0;
+      const float a_ref = ref.absmax_run(x.data(), n, &flag_ref);
+      const float a = k.absmax_run(x.data(), n, &flag);
+      if (std::memcmp(&a_ref, &a, sizeof a) != 0 || flag != flag_ref)
+        absmax_bad.add(format("%s: %a vs ref %a", where.c_str(), a, a_ref));
+      // The block's own scale, 1 (s = x, so thresholds and midpoints are hit exactly), +inf (an all-zero
+      // block) and a huge one (products overflow to ±inf).
+      const float invs[] = {1.0f / a_ref, 1.0f, kInf, 1e30f};
+      for (float inv : invs) {
+        for (Quant4 type : {Quant4::nf4, Quant4::fp4}) {
+          std::vector<uint8_t> p_ref((n + 1) / 2 + kGuard, kCanary), p(p_ref.size(), kCanary);
+          ref.encode4_run(x.data(), n, inv, type, p_ref.data());
+          k.encode4_run(x.data(), n, inv, type, p.data());
+          if (!same_bytes(p, p_ref)) enc4_bad.add(format("%s %s inv %a", type_name(type), where.c_str(), inv));
+        }
+        std::vector<uint8_t> c_ref(n + kGuard, kCanary), c(c_ref.size(), kCanary);
+        ref.encode8_run(x.data(), n, inv, midpoints, c_ref.data());
+        k.encode8_run(x.data(), n, inv, midpoints, c.data());
+        if (!same_bytes(c, c_ref)) enc8_bad.add(format("%s inv %a", where.c_str(), inv));
+      }
+    }
+  // Non-finite values anywhere in a run: the flag and the max of the finite rest agree.
+  for (int64_t n : kParitySizes) {
+    if (n == 0) continue;
+    for (float bad : {kNaN, kInf, -kInf, -kNaN}) {
+      std::vector<float> x = normal(n, 1.0f, static_cast<uint32_t>(n));
+      x[static_cast<size_t>(rng() % n)] = bad;
+      uint32_t flag_ref = 0, flag = 0;
+      const float a_ref = ref.absmax_run(x.data(), n, &flag_ref);
+      const float a = k.absmax_run(x.data(), n, &flag);
+      if (std::memcmp(&a_ref, &a, sizeof a) != 0 || flag != flag_ref || flag != 1)
+        absmax_bad.add(format("n %lld with %a: %a vs ref %a", static_cast<long long>(n), bad, a, a_ref));
+    }
+  }
+  // Decoders: every byte value, odd n, absmax ordinary, zero, subnormal and huge.
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int64_t n : kParitySizes) {
+    std::vector<uint8_t> bytes(n + kGuard);
+    for (uint8_t& b : bytes) b = static_cast<uint8_t>(byte(rng));
+    for (float absmax : {0.731f, 0.0f, 1e-40f, 3e38f}) {
+      for (Quant4 type : {Quant4::nf4, Quant4::fp4}) {
+        std::vector<float> o_ref(n + kGuard, kNaN), o(o_ref.size(), kNaN);
+        ref.decode4_run(bytes.data(), n, bnb::code4(type), absmax, o_ref.data());
+        k.decode4_run(bytes.data(), n, bnb::code4(type), absmax, o.data());
+        if (!same_bytes(o, o_ref))
+          dec4_bad.add(format("%s n %lld absmax %a", type_name(type), static_cast<long long>(n), absmax));
+      }
+      std::vector<float> o_ref(n + kGuard, kNaN), o(o_ref.size(), kNaN);
+      ref.decode8_run(bytes.data(), n, map, absmax, o_ref.data());
+      k.decode8_run(bytes.data(), n, map, absmax, o.data());
+      if (!same_bytes(o, o_ref)) dec8_bad.add(format("n %lld absmax %a", static_cast<long long>(n), absmax));
+    }
+  }
+  check(absmax_bad.count == 0, format("bnb kernels/%s: absmax_run equals ref: ", level) + absmax_bad.describe());
+  check(enc4_bad.count == 0, format("bnb kernels/%s: encode4_run equals ref: ", level) + enc4_bad.describe());
+  check(enc8_bad.count == 0, format("bnb kernels/%s: encode8_run equals ref: ", level) + enc8_bad.describe());
+  check(dec4_bad.count == 0, format("bnb kernels/%s: decode4_run equals ref: ", level) + dec4_bad.describe());
+  check(dec8_bad.count == 0, format("bnb kernels/%s: decode8_run equals ref: ", level) + dec8_bad.describe());
+}
+
 }  // namespace
 
 void bnb_driver_suite() {
+  kernel_parity_checks();
   codebook_checks();
   packing_checks();
   threshold_checks();
@@ -390,6 +640,23 @@ void bnb_driver_suite() {
   non_finite_checks();
   argument_checks();
   split_checks();
+}
+
+void bnb_cuda_suite() {
+  for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{65}, int64_t{4097}, int64_t{200003}, int64_t{1 << 20}})
+    for (int64_t bs : {int64_t{2}, int64_t{6}, int64_t{32}, int64_t{64}, int64_t{4096}, int64_t{1 << 16}}) {
+      const std::vector<float> x = cuda_input(n, static_cast<uint32_t>(n + bs));
+      const std::string what = format("n %lld", static_cast<long long>(n));
+      for (Quant4 type : {Quant4::nf4, Quant4::fp4}) cuda_compare4(x, bs, type, what);
+      cuda_compare8(x, bs == 2 ? 1 : bs == 6 ? 3 : bs, what);
+    }
+  for (Quant4 type : {Quant4::nf4, Quant4::fp4}) {
+    cuda_compare4(probe_input(64), 64, type, "probes");
+    cuda_compare4(probe_input(4096), 4096, type, "probes");
+  }
+  cuda_compare8(probe_input(256), 256, "probes");
+  cuda_compare8(probe_input(4096), 4096, "probes");
+  cuda_non_finite_checks();
 }
 
 }  // namespace kq::test

@@ -23,6 +23,7 @@ void run_level(kq::SimdLevel level) {
   kq::test::convert_kernel_suite();
   kq::test::convert_driver_suite();
   kq::test::bnb_driver_suite();
+  kq::test::int8mm_suite();
   const kq::test::Tally& after = kq::test::tally();
   std::printf("simd %s: %d passed, %d failed\n", name, after.passed - before.passed, after.failed - before.failed);
 }
@@ -37,6 +38,7 @@ void run_cuda() {
   const kq::test::Tally before = kq::test::tally();
   kq::test::linear_cuda_suite();
   kq::test::convert_cuda_suite();
+  kq::test::bnb_cuda_suite();
   const kq::test::Tally& after = kq::test::tally();
   std::printf("cuda (%s): %d passed, %d failed\n", info.devices.empty() ? "?" : info.devices[0].name.c_str(),
               after.passed - before.passed, after.failed - before.failed);

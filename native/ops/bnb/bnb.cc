@@ -1,5 +1,5 @@
 // The CPU driver of the bnb family: validates the arguments, spreads whole blocks over the thread pool
-// (a block is the unit of scaling, so any split gives the same bytes) and runs kernels_ref on each.
+// (a block is the unit of scaling, so any split gives the same bytes) and runs the active SIMD level's kernels on each.
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../../core/cpu_features.h"
 #include "../../core/cuda_runtime.h"
 #include "../../core/finite.h"
 #include "../../core/thread_pool.h"
@@ -15,6 +16,9 @@
 
 namespace kq::bnb {
 namespace {
+
+// The kernel table of the active SIMD level; every table gives the bytes of kernels_ref.
+const Kernels& active_kernels() { return kernels_for_level(kernels_ref, kernels_avx2, kernels_avx512); }
 
 // Elements per task at least, so small blocks are batched instead of scheduled one by one.
 constexpr int64_t kTaskElements = 16384;
@@ -50,12 +54,6 @@ Status midpoints_of(const float* code, std::array<float, 255>* midpoints) {
   return Status::success();
 }
 
-// No bnb CUDA kernels yet: where CUDA works, require_cuda alone would report success with nothing done.
-Status no_cuda_variant(const char* op) {
-  KQ_RETURN_IF_ERROR(require_cuda(op));
-  return error(Code::cuda_unavailable, std::string(op) + ": kquant has no CUDA kernels for bnb formats yet");
-}
-
 // Calls body(block, begin, length) for every block of [0, n), whole blocks per task.
 template <typename Body>
 void for_blocks(int64_t n, int64_t blocksize, const Body& body) {
@@ -71,7 +69,7 @@ void for_blocks(int64_t n, int64_t blocksize, const Body& body) {
 // Each block's absmax, then encode(begin, length, inv) on it; fails on NaN/Inf anywhere in src.
 template <typename Encode>
 Status scale_blocks(const float* src, int64_t n, int64_t blocksize, float* absmax, const Encode& encode) {
-  const Kernels& k = kernels_ref;
+  const Kernels& k = active_kernels();
   std::atomic<uint32_t> any{0};
   for_blocks(n, blocksize, [&](int64_t b, int64_t begin, int64_t length) {
     uint32_t flag = 0;
@@ -88,19 +86,23 @@ Status scale_blocks(const float* src, int64_t n, int64_t blocksize, float* absma
 Status quantize_4bit(const float* src, int64_t n, int64_t blocksize, Quant4 type, uint8_t* packed, float* absmax,
                      Device device) {
   KQ_RETURN_IF_ERROR(check_4bit(n, blocksize, type));
-  if (device == Device::cuda) return no_cuda_variant("quantize_4bit");
+  if (device == Device::cuda)
+    return run_on_cuda("bnb quantize_4bit",
+                       [&] { return quantize_4bit_cuda(src, n, blocksize, type, packed, absmax); });
   return scale_blocks(src, n, blocksize, absmax, [&](int64_t begin, int64_t length, float inv) {
-    kernels_ref.encode4_run(src + begin, length, inv, type, packed + begin / 2);
+    active_kernels().encode4_run(src + begin, length, inv, type, packed + begin / 2);
   });
 }
 
 Status dequantize_4bit(const uint8_t* packed, int64_t n, int64_t blocksize, Quant4 type, const float* absmax,
                        float* out, Device device) {
   KQ_RETURN_IF_ERROR(check_4bit(n, blocksize, type));
-  if (device == Device::cuda) return no_cuda_variant("dequantize_4bit");
+  if (device == Device::cuda)
+    return run_on_cuda("bnb dequantize_4bit",
+                       [&] { return dequantize_4bit_cuda(packed, n, blocksize, type, absmax, out); });
   const float* table = code4(type);
   for_blocks(n, blocksize, [&](int64_t b, int64_t begin, int64_t length) {
-    kernels_ref.decode4_run(packed + begin / 2, length, table, absmax[b], out + begin);
+    active_kernels().decode4_run(packed + begin / 2, length, table, absmax[b], out + begin);
   });
   return Status::success();
 }
@@ -110,18 +112,22 @@ Status quantize_8bit(const float* src, int64_t n, int64_t blocksize, const float
   KQ_RETURN_IF_ERROR(check_sizes(n, blocksize, "blocksize"));
   std::array<float, 255> midpoints;
   KQ_RETURN_IF_ERROR(midpoints_of(code, &midpoints));
-  if (device == Device::cuda) return no_cuda_variant("quantize_8bit");
+  if (device == Device::cuda)
+    return run_on_cuda("bnb quantize_8bit",
+                       [&] { return quantize_8bit_cuda(src, n, blocksize, code, codes, absmax); });
   return scale_blocks(src, n, blocksize, absmax, [&](int64_t begin, int64_t length, float inv) {
-    kernels_ref.encode8_run(src + begin, length, inv, midpoints.data(), codes + begin);
+    active_kernels().encode8_run(src + begin, length, inv, midpoints.data(), codes + begin);
   });
 }
 
 Status dequantize_8bit(const uint8_t* codes, int64_t n, int64_t blocksize, const float* code, const float* absmax,
                        float* out, Device device) {
   KQ_RETURN_IF_ERROR(check_sizes(n, blocksize, "blocksize"));
-  if (device == Device::cuda) return no_cuda_variant("dequantize_8bit");
+  if (device == Device::cuda)
+    return run_on_cuda("bnb dequantize_8bit",
+                       [&] { return dequantize_8bit_cuda(codes, n, blocksize, code, absmax, out); });
   for_blocks(n, blocksize, [&](int64_t b, int64_t begin, int64_t length) {
-    kernels_ref.decode8_run(codes + begin, length, code, absmax[b], out + begin);
+    active_kernels().decode8_run(codes + begin, length, code, absmax[b], out + begin);
   });
   return Status::success();
 }

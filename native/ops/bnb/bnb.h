@@ -47,4 +47,14 @@ Status quantize_nested(const float* absmax, int64_t n, int64_t nested_blocksize,
 Status dequantize_nested(const uint8_t* qabsmax, int64_t n, int64_t nested_blocksize, const float* code,
                          const float* absmax2, float offset, float* absmax);
 
+// Defined in cuda.cu, only in builds with CUDA; drivers reach them through run_on_cuda.
+Status quantize_4bit_cuda(const float* src, int64_t n, int64_t blocksize, Quant4 type, uint8_t* packed,
+                          float* absmax);
+Status dequantize_4bit_cuda(const uint8_t* packed, int64_t n, int64_t blocksize, Quant4 type, const float* absmax,
+                            float* out);
+Status quantize_8bit_cuda(const float* src, int64_t n, int64_t blocksize, const float* code, uint8_t* codes,
+                          float* absmax);
+Status dequantize_8bit_cuda(const uint8_t* codes, int64_t n, int64_t blocksize, const float* code, const float* absmax,
+                            float* out);
+
 }  // namespace kq::bnb

@@ -23,5 +23,7 @@ struct Kernels {
 };
 
 extern const Kernels kernels_ref;
+extern const Kernels kernels_avx2;    // avx2.cc
+extern const Kernels kernels_avx512;  // avx512.cc
 
 }  // namespace kq::bnb
