@@ -6,6 +6,8 @@ export type BenchDevice = 'cpu' | 'cuda';
 export interface Workload {
   /** Bytes the op reads plus bytes it writes (codes, scales and zero points included), once each. */
   bytes: number;
+  /** Arithmetic operations per call (a multiply-add counts as two), for compute-bound ops such as GEMM. */
+  ops?: number;
   run(device: BenchDevice): void;
 }
 

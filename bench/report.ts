@@ -27,12 +27,15 @@ export interface Measurement {
   bytes: number;
   msPerCall: number;
   reps: number;
+  ops?: number;
 }
 
 export interface BenchResult extends Measurement {
   GBps: number;
   ratioToBandwidth: number;
   speedupVsScalar: number;
+  /** Operations per second / 1e9, for ops that count them. */
+  GOPS?: number;
 }
 
 export interface BenchReport {
@@ -67,7 +70,8 @@ export function deriveResults(measurements: readonly Measurement[], bandwidth: B
     const GBps = m.bytes / (m.msPerCall * 1e6);
     const scalar = scalarMs.get(`${m.op}/${m.elements}`);
     if (scalar === undefined) throw new Error(`No scalar run of ${m.op} at ${m.elements} elements to compare with`);
-    return { ...m, GBps, ratioToBandwidth: GBps / bandwidth.GBps, speedupVsScalar: scalar / m.msPerCall };
+    const GOPS = m.ops === undefined ? {} : { GOPS: m.ops / (m.msPerCall * 1e6) };
+    return { ...m, GBps, ratioToBandwidth: GBps / bandwidth.GBps, speedupVsScalar: scalar / m.msPerCall, ...GOPS };
   });
 }
 

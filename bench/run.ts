@@ -48,7 +48,7 @@ export function runBench(options: BenchOptions, onProgress: (event: ProgressEven
           onProgress({ done, total, step });
           const device = selectVariant(variant);
           const { msPerCall, reps } = timeCall(() => workload.run(device), timing);
-          measurements.push({ op: op.id, variant, elements, bytes: workload.bytes, msPerCall, reps });
+          measurements.push({ op: op.id, variant, elements, bytes: workload.bytes, msPerCall, reps, ...(workload.ops !== undefined && { ops: workload.ops }) });
           onProgress({ done: ++done, total, step, GBps: workload.bytes / (msPerCall * 1e6) });
         }
       }

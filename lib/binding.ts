@@ -160,9 +160,9 @@ export interface NativeAddon {
   ): OpResult<A>;
   int8VectorwiseDequantize<A extends boolean>(q: Int8Array, rows: number, cols: number, rowStats: Float32Array, out: Float32Array, async: A): OpResult<A>;
   /** c [m, n] = a [m, k] · b [n, k]ᵀ in exact int32. */
-  int8MatmulI32<A extends boolean>(a: Int8Array, b: Int8Array, m: number, n: number, k: number, c: Int32Array, async: A): OpResult<A>;
+  int8MatmulI32<A extends boolean>(a: Int8Array, b: Int8Array, m: number, n: number, k: number, c: Int32Array, device: DeviceCode, async: A): OpResult<A>;
   int8MatmulDequantize<A extends boolean>(acc: Int32Array, m: number, n: number, rowStatsA: Float32Array, rowStatsB: Float32Array, out: Float32Array, async: A): OpResult<A>;
-  /** Dequantized int8 product plus the f64 outlier part over aOutliers [m, outliers] · bOutliers [n, outliers]ᵀ. */
+  /** Dequantized int8 product plus the f64 outlier part over aOutliers [m, outliers] · bOutliers [n, outliers]ᵀ; device runs the int32 GEMM. */
   int8Linear<A extends boolean>(
     a: Int8Array,
     rowStatsA: Float32Array,
@@ -175,6 +175,7 @@ export interface NativeAddon {
     bOutliers: Float32Array,
     outliers: number,
     out: Float32Array,
+    device: DeviceCode,
     async: A,
   ): OpResult<A>;
 }

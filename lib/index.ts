@@ -93,6 +93,7 @@ export {
   type Int8VectorwiseOptions,
   type Int8Weight,
   type Int8MatmulOptions,
+  type Int8MatmulInt32Options,
 } from './ops/int8.js';
 export {
   readSafetensors,

@@ -9,6 +9,11 @@ import {
   dequantizeZeroPointSync,
   fromBFloat16Sync,
   fromFloat16Sync,
+  int8Matmul,
+  int8MatmulInt32,
+  int8MatmulInt32Sync,
+  int8MatmulSync,
+  int8PrepareWeightSync,
   quantize4bitSync,
   quantizeAbsmaxSync,
   quantizeBlockwiseSync,
@@ -17,7 +22,7 @@ import {
   toBFloat16Sync,
   toFloat16Sync,
 } from '../lib/index.js';
-import { randomFloats } from './helpers/random.js';
+import { randomFloats, rng } from './helpers/random.js';
 
 const info = backend();
 
@@ -110,6 +115,48 @@ describe.skipIf(!info.cuda.available)(`CUDA (${info.cuda.available ? info.cuda.d
       bad[321] = NaN;
       expect(() => quantize4bitSync(bad, { device: 'cuda' })).toThrow(/src\[321\] is NaN/);
       expect(() => quantizeBlockwiseSync(bad, { device: 'cuda' })).toThrow(/src\[321\] is NaN/);
+    });
+  });
+
+  // LLM.int8: the dp4a GEMM is exact in integers, so int32 results and the dequantized f32 output are
+  // identical to the CPU (odd sizes give tails in every tile dimension; fills cover -128 / 127 extremes).
+  describe('int8', () => {
+    const bytes = (n: number, seed: number, fill?: number) => {
+      const next = rng(seed);
+      return Int8Array.from({ length: n }, () => fill ?? Math.floor(next() * 256) - 128);
+    };
+    const shapes = [
+      [1, 1, 1],
+      [3, 5, 7],
+      [65, 63, 33],
+      [64, 64, 32],
+      [127, 129, 257],
+      [2, 200, 1000],
+      [67, 131, 4099],
+      [33, 65, 4096],
+    ] as const;
+
+    it.each(shapes)('int8MatmulInt32 %ix%ix%i matches the CPU', async (m, n, k) => {
+      for (const [fa, fb] of [[undefined, undefined], [-128, -128], [127, -128], [127, 127]] as const) {
+        const a = bytes(m * k, m + 7, fa);
+        const b = bytes(n * k, n + 13, fb);
+        const cpu = int8MatmulInt32Sync(a, [m, k], b, [n, k], { device: 'cpu' });
+        expect(int8MatmulInt32Sync(a, [m, k], b, [n, k], { device: 'cuda' })).toEqual(cpu);
+        expect(await int8MatmulInt32(a, [m, k], b, [n, k], { device: 'cuda' })).toEqual(cpu);
+      }
+    });
+
+    it('int8Matmul matches the CPU', async () => {
+      const m = 37, n = 70, k = 300;
+      const x = randomFloats(m * k, 21, 2);
+      x[5] = 9; // outlier column 5
+      x[k + 100] = -12; // outlier column 100
+      const w = randomFloats(n * k, 22, 0.1);
+      const cpu = int8MatmulSync(x, [m, k], w, { device: 'cpu' });
+      expect(int8MatmulSync(x, [m, k], w, { device: 'cuda' })).toEqual(cpu);
+      expect(await int8Matmul(x, [m, k], w, { device: 'cuda' })).toEqual(cpu);
+      const prepared = int8PrepareWeightSync(w, [n, k]);
+      expect(int8MatmulSync(x, [m, k], prepared, { device: 'cuda', threshold: 0 })).toEqual(int8MatmulSync(x, [m, k], prepared, { device: 'cpu', threshold: 0 }));
     });
   });
 });

@@ -2,9 +2,10 @@
 import type { BenchOp } from '../op.js';
 import { bnbOps } from './bnb.js';
 import { convertOps } from './convert.js';
+import { int8Ops } from './int8.js';
 import { linearOps } from './linear.js';
 
-export const ALL_OPS: readonly BenchOp[] = [...linearOps, ...convertOps, ...bnbOps];
+export const ALL_OPS: readonly BenchOp[] = [...linearOps, ...convertOps, ...bnbOps, ...int8Ops];
 
 /** The ops named by `ids`, in table order; throws a message for the user on an unknown name. */
 export function selectOps(ids: readonly string[]): BenchOp[] {

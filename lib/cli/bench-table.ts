@@ -13,6 +13,7 @@ const COLUMNS: readonly Column[] = [
   { header: 'GB/s', align: 'right' },
   { header: 'x copy bw', align: 'right' },
   { header: 'vs scalar', align: 'right' },
+  { header: 'GOP/s', align: 'right' },
 ];
 
 function header(report: BenchReport): string[] {
@@ -32,11 +33,13 @@ function header(report: BenchReport): string[] {
 
 function footer(report: BenchReport): string[] {
   const lines = [
-    'time/call: median over repetitions of the native kernel call (synchronous, outputs allocated once beforehand).',
+    'time/call: median over repetitions of the native kernel call (synchronous, outputs allocated once beforehand);',
+    '  the int8 matmul ops time the public Sync call, whose small [m, n] output is allocated per call.',
     'GB/s: (bytes read + bytes written, codes and scales included, each counted once) / time per call; 1 GB = 1e9 bytes.',
     `x copy bw: GB/s / the copy bandwidth above, measured on the same ${report.machine.threads} pool threads the CPU ops use;`,
     '  1.0 means the op moves its bytes as fast as memcpy does (a ratio above 1 can happen where data stays in cache).',
     'vs scalar: time of the scalar variant of the same op and size / this time.',
+    'GOP/s: for compute-bound ops, arithmetic operations (a multiply-add counts as two) / time per call / 1e9.',
     'per-channel inputs are [rows, cols] with cols = the largest power of two up to 4096 dividing the size.',
   ];
   if (report.results.some((r) => r.variant === 'cuda')) {
@@ -55,6 +58,7 @@ function row(r: BenchResult, label: string): string[] {
     formatFixed(r.GBps),
     formatFixed(r.ratioToBandwidth),
     formatFixed(r.speedupVsScalar),
+    r.GOPS === undefined ? '' : formatFixed(r.GOPS),
   ];
 }
 

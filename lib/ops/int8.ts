@@ -1,6 +1,8 @@
 // LLM.int8() (bitsandbytes `int8_vectorwise_quant`, `int8_vectorwise_dequant`, `int8_linear_matmul`,
 // `int8_mm_dequant` and Linear8bitLt's mixed decomposition), specified in test/fixtures/bnb/README.md
-// section 4.8. CPU only.
+// section 4.8. The int32 GEMM (int8MatmulInt32 and the int8 part of int8Matmul) runs on options.device
+// ('cpu' | 'cuda' | 'auto', default 'auto'); it is exact in integers, so every device gives the same bits.
+// Quantization, dequantization and the outlier part run on the CPU.
 //
 // Vector-wise quantization of a matrix [rows, cols]: with threshold t > 0 the elements with |a| >= t are
 // outliers and their columns `outlierCols`; rowStats[r] = max |a| over the row's other elements; q =
@@ -11,7 +13,8 @@
 //
 // Input is f32, or f16 bits in a Uint16Array with dtype 'float16' (widened to f32 exactly); the threshold is
 // rounded to f32. NaN or ±Infinity in the input is rejected (KQ_NON_FINITE).
-import { native } from '../binding.js';
+import { resolveDevice, type Device } from '../backend.js';
+import { native, type DeviceCode } from '../binding.js';
 import { callAsync, callSync } from '../errors.js';
 import { fromFloat16, fromFloat16Sync, toFloat16Sync } from './convert.js';
 import { describe, expectFiniteNumber, expectObject, expectOneOf, fail } from '../validate.js';
@@ -55,6 +58,13 @@ export interface Int8MatmulOptions {
   dtype?: Int8InputDType;
   /** dtype of float weights; defaults to options.dtype. */
   weightDtype?: Int8InputDType;
+  /** Where the int8 GEMM runs: 'cpu', 'cuda' or 'auto' (default: CUDA when usable). */
+  device?: Device;
+}
+
+export interface Int8MatmulInt32Options {
+  /** Where the GEMM runs: 'cpu', 'cuda' or 'auto' (default: CUDA when usable). Results are identical. */
+  device?: Device;
 }
 
 const DTYPES = ['float32', 'float16'] as const;
@@ -213,26 +223,27 @@ export function int8PrepareWeightSync(w: Float32Array | Uint16Array, shape: read
   return { values: q.values, rowStats: q.rowStats, shape: [shape[0], shape[1]] };
 }
 
-function planMatmulI32(aArg: unknown, aShape: unknown, bArg: unknown, bShape: unknown) {
+function planMatmulI32(aArg: unknown, aShape: unknown, bArg: unknown, bShape: unknown, optionsArg: unknown) {
+  const options = expectObject(optionsArg, 'options');
   const a = expectInt8(aArg, 'a');
   const b = expectInt8(bArg, 'b');
   const [m, k] = expectMatrixShape(aShape, 'aShape', a.length, 'a');
   const [n, kb] = expectMatrixShape(bShape, 'bShape', b.length, 'b');
   if (kb !== k) fail('KQ_SHAPE', `Expected bShape[1] to equal aShape[1] (${k}) but received ${kb}`);
   if (k > INT8_MAX_INNER) fail('KQ_TOO_LARGE', `k = ${k} could overflow the int32 accumulators; at most ${INT8_MAX_INNER}`);
-  return { a, b, m, n, k, c: new Int32Array(m * n) };
+  return { a, b, m, n, k, c: new Int32Array(m * n), device: resolveDevice(options.device) };
 }
 
 /** bnb `int8_linear_matmul`: C_i32 [m, n] = A_i8 [m, k] · B_i8 [n, k]ᵀ, exact. */
-export async function int8MatmulInt32(a: Int8Array, aShape: readonly [number, number], b: Int8Array, bShape: readonly [number, number]): Promise<Int32Array> {
-  const p = planMatmulI32(a, aShape, b, bShape);
-  await callAsync(() => native.int8MatmulI32(p.a, p.b, p.m, p.n, p.k, p.c, true));
+export async function int8MatmulInt32(a: Int8Array, aShape: readonly [number, number], b: Int8Array, bShape: readonly [number, number], options?: Int8MatmulInt32Options): Promise<Int32Array> {
+  const p = planMatmulI32(a, aShape, b, bShape, options);
+  await callAsync(() => native.int8MatmulI32(p.a, p.b, p.m, p.n, p.k, p.c, p.device, true));
   return p.c;
 }
 
-export function int8MatmulInt32Sync(a: Int8Array, aShape: readonly [number, number], b: Int8Array, bShape: readonly [number, number]): Int32Array {
-  const p = planMatmulI32(a, aShape, b, bShape);
-  callSync(() => native.int8MatmulI32(p.a, p.b, p.m, p.n, p.k, p.c, false));
+export function int8MatmulInt32Sync(a: Int8Array, aShape: readonly [number, number], b: Int8Array, bShape: readonly [number, number], options?: Int8MatmulInt32Options): Int32Array {
+  const p = planMatmulI32(a, aShape, b, bShape, options);
+  callSync(() => native.int8MatmulI32(p.a, p.b, p.m, p.n, p.k, p.c, p.device, false));
   return p.c;
 }
 
@@ -266,6 +277,7 @@ interface MatmulPlan {
   /** Float weights to quantize, or a prepared weight. */
   wFloat: Input | null;
   wPrepared: Int8Weight | null;
+  device: DeviceCode;
 }
 
 function planMatmul(xArg: unknown, xShape: unknown, wArg: unknown, optionsArg: unknown): MatmulPlan {
@@ -273,13 +285,14 @@ function planMatmul(xArg: unknown, xShape: unknown, wArg: unknown, optionsArg: u
   const x = planInput(xArg, options.dtype, 'x', 'options.dtype');
   const [m, k] = expectMatrixShape(xShape, 'xShape', x.src.length, 'x');
   const threshold = expectThreshold(options.threshold, 'options.threshold', 6.0);
+  const device = resolveDevice(options.device);
   if (k > INT8_MAX_INNER) fail('KQ_TOO_LARGE', `k = ${k} could overflow the int32 accumulators; at most ${INT8_MAX_INNER}`);
   if (wArg instanceof Float32Array || wArg instanceof Uint16Array) {
     const w = planInput(wArg, options.weightDtype ?? (wArg instanceof Uint16Array ? options.dtype : undefined), 'w', 'options.weightDtype');
     if (w.src.length === 0 || w.src.length % k !== 0) {
       fail('KQ_LENGTH', `Expected w to hold [n, ${k}] elements (a positive multiple of k = ${k}) but received ${w.src.length}`);
     }
-    return { x, m, k, n: w.src.length / k, threshold, wFloat: w, wPrepared: null };
+    return { x, m, k, n: w.src.length / k, threshold, wFloat: w, wPrepared: null, device };
   }
   if (wArg === null || typeof wArg !== 'object' || Array.isArray(wArg) || ArrayBuffer.isView(wArg)) {
     fail('KQ_DTYPE', `Expected float weights (Float32Array or Uint16Array) or a prepared { values, rowStats, shape } for w but received ${describe(wArg)}`);
@@ -289,7 +302,7 @@ function planMatmul(xArg: unknown, xShape: unknown, wArg: unknown, optionsArg: u
   const [n, kw] = expectMatrixShape(wo.shape, 'w.shape', values.length, 'w.values');
   if (kw !== k) fail('KQ_SHAPE', `Expected w.shape[1] to equal xShape[1] (${k}) but received ${kw}`);
   const rowStats = expectRowStats(wo.rowStats, 'w.rowStats', n);
-  return { x, m, k, n, threshold, wFloat: null, wPrepared: { values, rowStats, shape: [n, k] } };
+  return { x, m, k, n, threshold, wFloat: null, wPrepared: { values, rowStats, shape: [n, k] }, device };
 }
 
 // The outlier columns of x and of the dequantized weight, gathered [rows, o]. The weight columns are
@@ -308,7 +321,7 @@ function gatherOutliers(p: MatmulPlan, x32: Float32Array, w: Int8Weight, cols: I
 }
 
 function runLinear<A extends boolean>(p: MatmulPlan, qx: QuantizePlan, w: Int8Weight, g: ReturnType<typeof gatherOutliers>, out: Float32Array, async: A) {
-  return native.int8Linear(qx.values, qx.rowStats, w.values, w.rowStats, p.m, p.n, p.k, g.xo, g.wo, g.o, out, async);
+  return native.int8Linear(qx.values, qx.rowStats, w.values, w.rowStats, p.m, p.n, p.k, g.xo, g.wo, g.o, out, p.device, async);
 }
 
 /**

@@ -61,7 +61,7 @@ Napi::Value vectorwise_dequantize(const Napi::CallbackInfo& info) {
   return run_op(env, async, "kquant.int8VectorwiseDequantize", work, {info[0], info[3], info[4]});
 }
 
-// int8MatmulI32(a i8 [m,k], b i8 [n,k], m, n, k, c i32 [m,n], async)
+// int8MatmulI32(a i8 [m,k], b i8 [n,k], m, n, k, c i32 [m,n], device, async)
 Napi::Value matmul_i32(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ArrayArg a = typed_array(info, 0, "a", napi_int8_array);
@@ -70,13 +70,14 @@ Napi::Value matmul_i32(const Napi::CallbackInfo& info) {
   const int64_t n = int_arg(info, 3, "n", 0, kMaxDim);
   const int64_t k = int_arg(info, 4, "k", 0, kMaxDim);
   const ArrayArg c = typed_array(info, 5, "c", napi_int32_array);
-  const bool async = bool_arg(info, 6, "async");
+  const Device device = device_arg(info, 6);
+  const bool async = bool_arg(info, 7, "async");
   require_arg(env, is_product(a.length, m, k), "a must have m * k elements");
   require_arg(env, is_product(b.length, n, k), "b must have n * k elements");
   require_arg(env, is_product(c.length, m, n), "c must have m * n elements");
   auto work = [=] {
     return int8mm::matmul_i32(static_cast<const int8_t*>(a.data), m, static_cast<const int8_t*>(b.data), n, k,
-                              static_cast<int32_t*>(c.data));
+                              static_cast<int32_t*>(c.data), device);
   };
   return run_op(env, async, "kquant.int8MatmulI32", work, {info[0], info[1], info[5]});
 }
@@ -103,7 +104,8 @@ Napi::Value matmul_dequantize(const Napi::CallbackInfo& info) {
 }
 
 // int8Linear(a i8 [m,k], rowStatsA f32 [m], b i8 [n,k], rowStatsB f32 [n], m, n, k,
-//            aOutliers f32 [m,o], bOutliers f32 [n,o], o, out f32 [m,n], async)
+//            aOutliers f32 [m,o], bOutliers f32 [n,o], o, out f32 [m,n], device, async)
+// (device: where the int32 GEMM runs)
 Napi::Value linear(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ArrayArg a = typed_array(info, 0, "a", napi_int8_array);
@@ -117,7 +119,8 @@ Napi::Value linear(const Napi::CallbackInfo& info) {
   const ArrayArg bo = typed_array(info, 8, "bOutliers", napi_float32_array);
   const int64_t o = int_arg(info, 9, "outliers", 0, kMaxDim);
   const ArrayArg out = typed_array(info, 10, "out", napi_float32_array);
-  const bool async = bool_arg(info, 11, "async");
+  const Device device = device_arg(info, 11);
+  const bool async = bool_arg(info, 12, "async");
   require_arg(env, is_product(a.length, m, k), "a must have m * k elements");
   require_arg(env, is_product(b.length, n, k), "b must have n * k elements");
   require_arg(env, ra.length == m, "rowStatsA must have m entries");
@@ -137,6 +140,7 @@ Napi::Value linear(const Napi::CallbackInfo& info) {
   args.b_outliers = static_cast<const float*>(bo.data);
   args.outliers = o;
   args.out = static_cast<float*>(out.data);
+  args.device = device;
   return run_op(env, async, "kquant.int8Linear", [args] { return int8mm::linear(args); },
                 {info[0], info[1], info[2], info[3], info[7], info[8], info[10]});
 }

@@ -58,5 +58,6 @@ void convert_cuda_suite();
 void bnb_driver_suite();
 void bnb_cuda_suite();
 void int8mm_suite();
+void int8mm_cuda_suite();
 
 }  // namespace kq::test

@@ -39,6 +39,7 @@ void run_cuda() {
   kq::test::linear_cuda_suite();
   kq::test::convert_cuda_suite();
   kq::test::bnb_cuda_suite();
+  kq::test::int8mm_cuda_suite();
   const kq::test::Tally& after = kq::test::tally();
   std::printf("cuda (%s): %d passed, %d failed\n", info.devices.empty() ? "?" : info.devices[0].name.c_str(),
               after.passed - before.passed, after.failed - before.failed);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../../core/cpu_features.h"
+#include "../../core/cuda_runtime.h"
 #include "../../core/finite.h"
 #include "../../core/thread_pool.h"
 #include "int8mm.h"
@@ -119,13 +120,15 @@ Status vectorwise_dequantize(const int8_t* q, int64_t rows, int64_t cols, const 
   return Status::success();
 }
 
-Status matmul_i32(const int8_t* a, int64_t m, const int8_t* b, int64_t n, int64_t k, int32_t* c) {
+Status matmul_i32(const int8_t* a, int64_t m, const int8_t* b, int64_t n, int64_t k, int32_t* c, Device device) {
   KQ_RETURN_IF_ERROR(check_dims(m, k, "m", "k"));
   KQ_RETURN_IF_ERROR(check_dims(n, k, "n", "k"));
   KQ_RETURN_IF_ERROR(check_dims(m, n, "m", "n"));
   if (k > kMaxInner)
     return error(Code::too_large, "k = " + std::to_string(k) + " could overflow the int32 accumulators; at most " +
                                       std::to_string(kMaxInner));
+  if (device == Device::cuda)
+    return run_on_cuda("int8 matmul", [&] { return gemm_i8_cuda(a, m, b, n, k, c); });
   if (m == 0 || n == 0) return Status::success();
   gemm(active_kernels(), a, m, b, n, k, c);
   return Status::success();
@@ -153,7 +156,7 @@ Status linear(const LinearArgs& x) {
   } catch (const std::bad_alloc&) {
     return error(Code::out_of_memory, "int8 linear: no memory for the int32 accumulators");
   }
-  KQ_RETURN_IF_ERROR(matmul_i32(x.a, x.m, x.b, x.n, x.k, acc.data()));
+  KQ_RETURN_IF_ERROR(matmul_i32(x.a, x.m, x.b, x.n, x.k, acc.data(), x.device));
   KQ_RETURN_IF_ERROR(matmul_dequantize(acc.data(), x.m, x.n, x.row_stats_a, x.row_stats_b, x.out));
   if (x.outliers == 0 || x.m == 0 || x.n == 0) return Status::success();
   const int64_t o = x.outliers;

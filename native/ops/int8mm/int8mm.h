@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "../../core/status.h"
+#include "../../core/tensor.h"  // Device
 
 namespace kq::int8mm {
 
@@ -65,8 +66,9 @@ inline float mm_dequant_one(int32_t acc, float row_stat_a, float row_stat_b) {
 Status vectorwise_quantize(const float* src, int64_t rows, int64_t cols, float threshold, int8_t* q,
                            float* row_stats, uint8_t* outlier_mask);
 Status vectorwise_dequantize(const int8_t* q, int64_t rows, int64_t cols, const float* row_stats, float* out);
-// c [m·n] = a [m·k] · b [n·k]ᵀ.
-Status matmul_i32(const int8_t* a, int64_t m, const int8_t* b, int64_t n, int64_t k, int32_t* c);
+// c [m·n] = a [m·k] · b [n·k]ᵀ; Device::cuda runs gemm_i8_cuda (same results, exact integers).
+Status matmul_i32(const int8_t* a, int64_t m, const int8_t* b, int64_t n, int64_t k, int32_t* c,
+                  Device device = Device::cpu);
 Status matmul_dequantize(const int32_t* acc, int64_t m, int64_t n, const float* row_stats_a,
                          const float* row_stats_b, float* out);
 
@@ -84,7 +86,14 @@ struct LinearArgs {
   const float* b_outliers = nullptr;  // [n, outliers]
   int64_t outliers = 0;
   float* out = nullptr;  // [m, n]
+  Device device = Device::cpu;  // where the int32 GEMM runs; dequantization and outliers stay on the CPU
 };
 Status linear(const LinearArgs& args);
+
+// ---- CUDA (cuda.cu) ----
+
+// Defined in cuda.cu, only in builds with CUDA; drivers reach them through run_on_cuda. Host pointers,
+// arguments already checked by matmul_i32 (k <= kMaxInner); uploads, runs a dp4a GEMM and downloads.
+Status gemm_i8_cuda(const int8_t* a, int64_t m, const int8_t* b, int64_t n, int64_t k, int32_t* c);
 
 }  // namespace kq::int8mm
