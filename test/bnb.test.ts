@@ -1,10 +1,6 @@
 // bitsandbytes NF4 / FP4 / 8-bit blockwise: every golden case of test/fixtures/bnb (copied from bnb's CUDA
 // semantics, README sections 4-5) compared byte for byte on every SIMD level and device, plus round-trip
 // bounds on fresh data, the code books, async/Sync agreement and argument checks.
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   KquantError,
@@ -32,6 +28,7 @@ import {
 import { randomFloats, rng } from './helpers/random.js';
 import { supportedLevels } from './helpers/simd.js';
 import { expectKquantError } from './helpers/errors.js';
+import { bnbManifest, loadFixtureBytes } from './helpers/bnb-fixtures.js';
 
 const info = backend();
 const levels = supportedLevels();
@@ -40,15 +37,6 @@ afterAll(() => setSimd(info.simd));
 
 // ---- fixtures ----
 
-const DIR = fileURLToPath(new URL('./fixtures/bnb/', import.meta.url));
-
-interface FileEntry {
-  path: string;
-  dtype: string;
-  shape: number[];
-  bytes: number;
-  sha256: string;
-}
 
 interface GoldenCase {
   id: string;
@@ -60,23 +48,8 @@ interface GoldenCase {
   outputs: Record<string, string>;
 }
 
-const manifest = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as { cases_4bit_and_8bit: GoldenCase[]; files: Record<string, FileEntry> };
-
-const loaded = new Map<string, Uint8Array>();
-
-// A fresh copy of a fixture file, checked against the manifest's size and sha256 on first use.
-function loadBytes(name: string): Uint8Array {
-  const cached = loaded.get(name);
-  if (cached) return cached.slice();
-  const entry = manifest.files[name];
-  if (!entry) throw new Error(`manifest has no file ${name}`);
-  const buf = readFileSync(join(DIR, entry.path));
-  expect(buf.length, `${name} size`).toBe(entry.bytes);
-  expect(createHash('sha256').update(buf).digest('hex'), `${name} sha256`).toBe(entry.sha256);
-  const bytes = new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
-  loaded.set(name, bytes);
-  return bytes.slice();
-}
+const manifest = { cases_4bit_and_8bit: bnbManifest.cases_4bit_and_8bit as GoldenCase[], files: bnbManifest.files };
+const loadBytes = loadFixtureBytes;
 
 function loadF32(name: string): Float32Array {
   return new Float32Array(loadBytes(name).buffer);

@@ -2,10 +2,6 @@
 // level, the mixed-decomposition matmul against the stored outputs and an f64 reference, properties on fresh
 // random data (outlier columns, zero rows, single rows, scalar vs SIMD GEMM), async/Sync agreement and
 // argument checks.
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   INT8_DEQUANT_SCALE,
@@ -30,22 +26,13 @@ import {
 import { randomFloats, rng } from './helpers/random.js';
 import { supportedLevels } from './helpers/simd.js';
 import { expectKquantError } from './helpers/errors.js';
+import { bnbManifest, loadFixtureBytes } from './helpers/bnb-fixtures.js';
 
 const info = backend();
 const levels = supportedLevels();
 afterAll(() => setSimd(info.simd));
 
 // ---- fixtures ----
-
-const DIR = fileURLToPath(new URL('./fixtures/bnb/', import.meta.url));
-
-interface FileEntry {
-  path: string;
-  dtype: string;
-  shape: number[];
-  bytes: number;
-  sha256: string;
-}
 
 interface Int8Case {
   id: string;
@@ -58,16 +45,8 @@ interface Int8Case {
   outlier_cols?: number[] | null;
 }
 
-const manifest = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as { cases_int8: Int8Case[]; files: Record<string, FileEntry> };
-
-function loadBytes(name: string): Uint8Array {
-  const entry = manifest.files[name];
-  if (!entry) throw new Error(`manifest has no file ${name}`);
-  const buf = readFileSync(join(DIR, entry.path));
-  expect(buf.length, `${name} size`).toBe(entry.bytes);
-  expect(createHash('sha256').update(buf).digest('hex'), `${name} sha256`).toBe(entry.sha256);
-  return new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
-}
+const manifest = { cases_int8: bnbManifest.cases_int8 as Int8Case[], files: bnbManifest.files };
+const loadBytes = loadFixtureBytes;
 
 const load = {
   u16: (name: string) => new Uint16Array(loadBytes(name).buffer),

@@ -4,8 +4,10 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
+#include "finite.h"
 #include "status.h"
 
 namespace kq {
@@ -62,6 +64,20 @@ class DeviceBuffer {
 inline Status cuda_check_launch(const char* kernel) {
   KQ_RETURN_IF_ERROR(cuda_status(cudaGetLastError(), kernel));
   return cuda_status(cudaDeviceSynchronize(), kernel);
+}
+
+// A device word kernels set to nonzero when they meet NaN/Inf (x − x is NaN exactly then).
+inline Status zeroed_flag(DeviceBuffer* flag) {
+  KQ_RETURN_IF_ERROR(flag->allocate(sizeof(uint32_t)));
+  KQ_CUDA_TRY(cudaMemset(flag->as<uint32_t>(), 0, sizeof(uint32_t)));
+  return Status::success();
+}
+
+// The CPU drivers' error for a flagged input, naming the first bad element of the host copy.
+inline Status check_flag(const DeviceBuffer& flag, const float* host_src, int64_t n) {
+  uint32_t set = 0;
+  KQ_RETURN_IF_ERROR(flag.download(&set, sizeof set));
+  return set ? non_finite_error(host_src, n) : Status::success();
 }
 
 }  // namespace kq

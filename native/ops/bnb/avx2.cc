@@ -7,28 +7,12 @@
 
 #include <cstring>
 
+#include "../../core/avx2_lanes.h"
 #include "kernels.h"
 #include "thresholds.h"
 
 namespace kq::bnb {
 namespace {
-
-constexpr int64_t kLanes = 8;
-
-// Lanes [0, count) set; count may be <= 0 (none) or exceed 8 (all).
-inline __m256i lane_mask(int64_t count) {
-  const int32_t c = static_cast<int32_t>(count < 0 ? 0 : count < kLanes ? count : kLanes);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-inline __m256 load_partial(const float* p, int64_t count) {
-  return count >= kLanes ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lane_mask(count));
-}
-
-inline void store_partial(float* p, int64_t count, __m256 v) {
-  if (count >= kLanes) _mm256_storeu_ps(p, v);
-  else _mm256_maskstore_ps(p, lane_mask(count), v);
-}
 
 inline uint64_t load_bytes(const uint8_t* p, int64_t count) {
   uint64_t bytes = 0;

@@ -247,18 +247,6 @@ __global__ void dequantize8_kernel(const uint8_t* __restrict__ codes, int64_t n,
   }
 }
 
-Status zeroed_flag(DeviceBuffer* flag) {
-  KQ_RETURN_IF_ERROR(flag->allocate(sizeof(uint32_t)));
-  KQ_CUDA_TRY(cudaMemset(flag->as<uint32_t>(), 0, sizeof(uint32_t)));
-  return Status::success();
-}
-
-Status check_flag(const DeviceBuffer& flag, const float* host_src, int64_t n) {
-  uint32_t set = 0;
-  KQ_RETURN_IF_ERROR(flag.download(&set, sizeof set));
-  return set ? non_finite_error(host_src, n) : Status::success();
-}
-
 }  // namespace
 
 Status quantize_4bit_cuda(const float* src, int64_t n, int64_t blocksize, Quant4 type, uint8_t* packed,

@@ -6,25 +6,11 @@
 
 #include <cstring>
 
+#include "../../core/avx2_lanes.h"
 #include "convert.h"
 
 namespace kq::convert {
 namespace {
-
-constexpr int64_t kLanes = 8;
-
-inline __m256i lane_mask(int64_t count) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-inline __m256 load_f32(const float* p, int64_t count) {
-  return count >= kLanes ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lane_mask(count));
-}
-
-inline void store_f32(float* p, int64_t count, __m256 v) {
-  if (count >= kLanes) _mm256_storeu_ps(p, v);
-  else _mm256_maskstore_ps(p, lane_mask(count), v);
-}
 
 inline __m128i load_u16(const uint16_t* p, int64_t count) {
   if (count >= kLanes) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
@@ -55,21 +41,21 @@ inline __m128i f32_to_bf16_8(__m256 value) {
 
 void f32_to_f16_avx2(const float* src, uint16_t* dst, int64_t n) {
   for (int64_t i = 0; i < n; i += kLanes)
-    store_u16(dst + i, n - i, _mm256_cvtps_ph(load_f32(src + i, n - i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    store_u16(dst + i, n - i, _mm256_cvtps_ph(load_partial(src + i, n - i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
 void f16_to_f32_avx2(const uint16_t* src, float* dst, int64_t n) {
-  for (int64_t i = 0; i < n; i += kLanes) store_f32(dst + i, n - i, _mm256_cvtph_ps(load_u16(src + i, n - i)));
+  for (int64_t i = 0; i < n; i += kLanes) store_partial(dst + i, n - i, _mm256_cvtph_ps(load_u16(src + i, n - i)));
 }
 
 void f32_to_bf16_avx2(const float* src, uint16_t* dst, int64_t n) {
-  for (int64_t i = 0; i < n; i += kLanes) store_u16(dst + i, n - i, f32_to_bf16_8(load_f32(src + i, n - i)));
+  for (int64_t i = 0; i < n; i += kLanes) store_u16(dst + i, n - i, f32_to_bf16_8(load_partial(src + i, n - i)));
 }
 
 void bf16_to_f32_avx2(const uint16_t* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; i += kLanes) {
     const __m256i bits = _mm256_slli_epi32(_mm256_cvtepu16_epi32(load_u16(src + i, n - i)), 16);
-    store_f32(dst + i, n - i, _mm256_castsi256_ps(bits));
+    store_partial(dst + i, n - i, _mm256_castsi256_ps(bits));
   }
 }
 

@@ -5,29 +5,11 @@
 
 #include <cstring>
 
+#include "../../core/avx2_lanes.h"
 #include "linear.h"
 
 namespace kq::linear {
 namespace {
-
-constexpr int64_t kLanes = 8;
-
-// Lanes [0, count) set; count may exceed 8 (all set).
-inline __m256i lane_mask(int64_t count) {
-  const int32_t c = static_cast<int32_t>(count < kLanes ? count : kLanes);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-// Masked-off lanes read as 0.0f, which is finite and so never trips the non-finite flag.
-inline __m256 load_partial(const float* p, int64_t count) {
-  return count >= kLanes ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lane_mask(count));
-}
-
-// vmaskmovps stores are slow on some CPUs, so full vectors take a plain store.
-inline void store_partial(float* p, int64_t count, __m256 v) {
-  if (count >= kLanes) _mm256_storeu_ps(p, v);
-  else _mm256_maskstore_ps(p, lane_mask(count), v);
-}
 
 // x − x is +0 for finite lanes and NaN otherwise, so OR-ing the bits gathers any NaN/Inf into nonzero bits.
 inline __m256 gather_non_finite(__m256 acc, __m256 x) { return _mm256_or_ps(acc, _mm256_sub_ps(x, x)); }

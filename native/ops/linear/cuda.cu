@@ -35,18 +35,6 @@ Status check_bytes(int64_t n) {
   return Status::success();
 }
 
-Status zeroed_flag(DeviceBuffer* flag) {
-  KQ_RETURN_IF_ERROR(flag->allocate(sizeof(uint32_t)));
-  KQ_CUDA_TRY(cudaMemset(flag->as<uint32_t>(), 0, sizeof(uint32_t)));
-  return Status::success();
-}
-
-Status check_flag(const DeviceBuffer& flag, const float* host_src, int64_t n) {
-  uint32_t set = 0;
-  KQ_RETURN_IF_ERROR(flag.download(&set, sizeof set));
-  return set ? non_finite_error(host_src, n) : Status::success();
-}
-
 // How one min/max pass cuts each channel into slices, each reduced by a group of lanes to one partial.
 struct SlicePlan {
   int group;           // lanes per slice: a power of two <= 32, so groups tile a warp and reduce by shuffles
