@@ -178,6 +178,11 @@ export interface NativeAddon {
     device: DeviceCode,
     async: A,
   ): OpResult<A>;
+  // ggml legacy block types (native/ops/ggml/ggml.h); type is ggml's type id. dst / src hold
+  // n / blockSize blocks of typeSize bytes; an unimplemented id throws KQ_INVALID_ARGUMENT.
+  ggmlQuantize<A extends boolean>(type: number, src: Float32Array, dst: Uint8Array, async: A): OpResult<A>;
+  ggmlDequantize<A extends boolean>(type: number, src: Uint8Array, dst: Float32Array, async: A): OpResult<A>;
+  ggmlTypeInfo(type: number): { id: number; name: string; blockSize: number; typeSize: number };
 }
 
 // The package root holds package.json, build/ and prebuilds/; this file runs from lib/ (tests) or

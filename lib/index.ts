@@ -109,3 +109,34 @@ export {
   type SafetensorsMetadata,
 } from './formats/safetensors.js';
 export { bnbToTensors, bnbFromTensors, bnbQuantStateJson, pythonFloatRepr } from './formats/bnb-checkpoint.js';
+export {
+  quantizeGGML,
+  quantizeGGMLSync,
+  dequantizeGGML,
+  dequantizeGGMLSync,
+  ggmlTypeInfo,
+  GGML_QUANT_TYPES,
+  type GGMLQuantType,
+  type GGMLBlockInfo,
+  type GGMLQuantizeOptions,
+} from './ops/ggml.js';
+export {
+  readGGUF,
+  writeGGUF,
+  encodeGGUF,
+  ggmlType,
+  GGML_TYPES,
+  GGUF_VALUE_TYPES,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAX_DEPTH,
+  type GGMLTypeInfo,
+  type GGUFFile,
+  type GGUFTensorInfo,
+  type GGUFValue,
+  type GGUFValueType,
+  type GGUFScalarType,
+  type GGUFTypedValue,
+  type GGUFWriteInput,
+  type GGUFWriteTensor,
+  type GGUFWriteValue,
+} from './formats/gguf.js';

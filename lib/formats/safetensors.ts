@@ -12,8 +12,9 @@
 // then name; __metadata__ first in the header) and pads the header with spaces to a multiple of 8, so every
 // tensor is naturally aligned in the file. Typed arrays are
 // taken as little-endian, which is what every platform kquant builds for uses.
-import { closeSync, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, unlinkSync } from 'node:fs';
 import { KquantError } from '../errors.js';
+import { readExact, writeAll } from './file-io.js';
 import { describe, fail } from '../validate.js';
 
 export const SAFETENSORS_DTYPES = {
@@ -77,7 +78,6 @@ const WRITE_RANK: readonly SafetensorsDType[] = ['BOOL', 'U8', 'I8', 'F8_E5M2', 
 
 /** The reference implementation's limit on the header size. */
 export const SAFETENSORS_MAX_HEADER = 100_000_000;
-const READ_CHUNK = 1 << 30;
 
 function ctorOf(dtype: SafetensorsDType): ArrayCtor {
   return SAFETENSORS_DTYPES[dtype] as unknown as ArrayCtor;
@@ -193,17 +193,6 @@ function parseHeader(bytes: Uint8Array, dataSize: number): { metadata: Safetenso
 
 // ---- reading ----
 
-function readExact(fd: number, position: number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const got = readSync(fd, out, done, Math.min(READ_CHUNK, length - done), position + done);
-    if (got <= 0) bad(`the file ended at byte ${position + done} while ${position + length} bytes were expected (changed while reading?)`);
-    done += got;
-  }
-  return out;
-}
-
 function readBuffer(buf: Uint8Array): SafetensorsFile {
   if (buf.byteLength < 8) bad(`${buf.byteLength} bytes is too short for the 8-byte header length`);
   const n = parseLength(buf.subarray(0, 8), buf.byteLength);
@@ -230,12 +219,12 @@ function readFile(path: string): SafetensorsFile {
   try {
     const size = fstatSync(fd).size;
     if (size < 8) bad(`${path}: ${size} bytes is too short for the 8-byte header length`);
-    const n = parseLength(readExact(fd, 0, 8), size);
+    const n = parseLength(readExact(fd, 0, 8, bad), size);
     const dataStart = 8 + n;
-    const { metadata, entries } = parseHeader(readExact(fd, 8, n), size - dataStart);
+    const { metadata, entries } = parseHeader(readExact(fd, 8, n, bad), size - dataStart);
     const tensors = new Map<string, SafeTensor>();
     for (const t of entries) {
-      const bytes = readExact(fd, dataStart + t.begin, t.end - t.begin);
+      const bytes = readExact(fd, dataStart + t.begin, t.end - t.begin, bad);
       tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data: new (ctorOf(t.dtype))(bytes.buffer, 0, t.count) });
     }
     return { metadata, tensors };
@@ -333,11 +322,6 @@ export function encodeSafetensors(tensors: SafeTensors, metadata?: SafetensorsMe
     pos += part.length;
   }
   return out;
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, Math.min(READ_CHUNK, bytes.length - done));
 }
 
 /** Writes a safetensors file tensor by tensor (no full copy in memory); returns the bytes written. */

@@ -13,6 +13,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   kq::napi::register_linear(env, exports);
   kq::napi::register_bnb(env, exports);
   kq::napi::register_int8mm(env, exports);
+  kq::napi::register_ggml(env, exports);
   return exports;
 }
 

@@ -59,5 +59,6 @@ void bnb_driver_suite();
 void bnb_cuda_suite();
 void int8mm_suite();
 void int8mm_cuda_suite();
+void ggml_suite();
 
 }  // namespace kq::test

@@ -50,6 +50,7 @@ void run_cuda() {
 int main() {
   std::printf("threads: %d, best simd: %s\n", kq::thread_count(), kq::simd_level_name(kq::best_simd_level()));
   kq::test::core_suite();
+  kq::test::ggml_suite();  // scalar only: one run, not per SIMD level
   for (kq::SimdLevel level : {kq::SimdLevel::scalar, kq::SimdLevel::avx2, kq::SimdLevel::avx512}) run_level(level);
   run_cuda();
   const kq::test::Tally& t = kq::test::tally();

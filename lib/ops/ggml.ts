@@ -1,0 +1,127 @@
+// ggml's legacy block quantization (GGUF tensor types Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, and the activation type
+// Q8_1), byte-for-byte equal to ggml's reference quantizers quantize_row_<type>_ref and bit-exact with its
+// dequantize_row_<type> (ggml commit d99724f; spec: test/fixtures/ggml/README.md sections 4-5).
+//
+// Input is a Float32Array whose length is a multiple of the type's block size (32); rows do not matter for
+// these types (every block is quantized on its own), so a matrix is passed flattened row-major. The result is
+// the raw blocks back to back, exactly as they sit in a GGUF tensor's data. NaN or ±Infinity is rejected
+// (KQ_NON_FINITE). Finite values so large that a block's fp16 scale overflows are quantized as ggml does:
+// the stored scale is ±inf and dequantization gives ±inf, or NaN where the centred level is 0.
+// 'q8_1' is ggml's reference quantize_row_q8_1_ref; ggml's x86 CPU backend quantizes activations to Q8_1 with
+// its own SIMD code, which rounds differently, and ggml has no Q8_1 dequantizer (here value = d · q).
+import { native } from '../binding.js';
+import { callAsync, callSync } from '../errors.js';
+import { describe, expectObject, fail } from '../validate.js';
+
+/** The ggml block types implemented so far (ggml's own lower-case names). */
+export const GGML_QUANT_TYPES = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'q8_1'] as const;
+export type GGMLQuantType = (typeof GGML_QUANT_TYPES)[number];
+
+export interface GGMLBlockInfo {
+  /** ggml's type id (enum ggml_type), as stored in GGUF tensor infos. */
+  id: number;
+  /** Elements per block. */
+  blockSize: number;
+  /** Bytes per block. */
+  bytesPerBlock: number;
+}
+
+export interface GGMLQuantizeOptions {
+  /**
+   * Importance weights (ggml_quantize_chunk with an imatrix). Not implemented yet: passing one throws
+   * KQ_INVALID_ARGUMENT rather than silently producing the reference-path bytes.
+   */
+  imatrix?: Float32Array;
+}
+
+const INFO: Record<GGMLQuantType, GGMLBlockInfo> = {
+  q4_0: { id: 2, blockSize: 32, bytesPerBlock: 18 },
+  q4_1: { id: 3, blockSize: 32, bytesPerBlock: 20 },
+  q5_0: { id: 6, blockSize: 32, bytesPerBlock: 22 },
+  q5_1: { id: 7, blockSize: 32, bytesPerBlock: 24 },
+  q8_0: { id: 8, blockSize: 32, bytesPerBlock: 34 },
+  q8_1: { id: 9, blockSize: 32, bytesPerBlock: 36 },
+};
+
+// Other ggml types, recognised so the error can say they exist but are not implemented yet.
+const NOT_YET = ['f32', 'f16', 'bf16', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'q8_k', 'iq4_nl', 'iq4_xs', 'tq1_0', 'tq2_0', 'mxfp4'];
+
+const AVAILABLE = GGML_QUANT_TYPES.map((t) => `'${t}'`).join(', ');
+
+function expectType(value: unknown, name = 'type'): GGMLQuantType {
+  if (typeof value === 'string' && (GGML_QUANT_TYPES as readonly string[]).includes(value)) return value as GGMLQuantType;
+  if (typeof value === 'string' && NOT_YET.includes(value.toLowerCase())) {
+    fail('KQ_INVALID_ARGUMENT', `ggml type ${JSON.stringify(value)} is not implemented yet; available: ${AVAILABLE}`);
+  }
+  fail('KQ_INVALID_ARGUMENT', `Expected one of ${AVAILABLE} for ${name} but received ${describe(value)}`);
+}
+
+/** ggml's id, block size and bytes per block of a type. */
+export function ggmlTypeInfo(type: GGMLQuantType): GGMLBlockInfo {
+  return { ...INFO[expectType(type)] };
+}
+
+interface Plan {
+  info: GGMLBlockInfo;
+  src: Float32Array;
+  dst: Uint8Array;
+}
+
+function planQuantize(typeArg: unknown, srcArg: unknown, optionsArg: unknown): Plan {
+  const info = INFO[expectType(typeArg)];
+  const options = expectObject(optionsArg, 'options');
+  if (options.imatrix !== undefined) fail('KQ_INVALID_ARGUMENT', 'options.imatrix (importance-weighted ggml quantization) is not implemented yet');
+  if (!(srcArg instanceof Float32Array)) fail('KQ_DTYPE', `Expected a Float32Array for src but received ${describe(srcArg)}`);
+  if (srcArg.length % info.blockSize !== 0) {
+    fail('KQ_SHAPE', `Expected src.length to be a multiple of ${info.blockSize} (the ${typeArg} block size) but received ${srcArg.length}`);
+  }
+  return { info, src: srcArg, dst: new Uint8Array((srcArg.length / info.blockSize) * info.bytesPerBlock) };
+}
+
+/** ggml quantize_row_<type>_ref over src: the raw blocks (src.length / 32 of them). */
+export async function quantizeGGML(type: GGMLQuantType, src: Float32Array, options?: GGMLQuantizeOptions): Promise<Uint8Array> {
+  const p = planQuantize(type, src, options);
+  await callAsync(() => native.ggmlQuantize(p.info.id, p.src, p.dst, true));
+  return p.dst;
+}
+
+export function quantizeGGMLSync(type: GGMLQuantType, src: Float32Array, options?: GGMLQuantizeOptions): Uint8Array {
+  const p = planQuantize(type, src, options);
+  callSync(() => native.ggmlQuantize(p.info.id, p.src, p.dst, false));
+  return p.dst;
+}
+
+interface DequantizePlan {
+  info: GGMLBlockInfo;
+  bytes: Uint8Array;
+  out: Float32Array;
+}
+
+function planDequantize(typeArg: unknown, bytesArg: unknown, countArg: unknown): DequantizePlan {
+  const info = INFO[expectType(typeArg)];
+  if (!(bytesArg instanceof Uint8Array)) fail('KQ_DTYPE', `Expected a Uint8Array for bytes but received ${describe(bytesArg)}`);
+  if (typeof countArg !== 'number' || !Number.isSafeInteger(countArg) || countArg < 0) {
+    fail('KQ_INVALID_ARGUMENT', `Expected a non-negative integer for count but received ${describe(countArg)}`);
+  }
+  if (countArg % info.blockSize !== 0) {
+    fail('KQ_SHAPE', `Expected count to be a multiple of ${info.blockSize} (the ${typeArg} block size) but received ${countArg}`);
+  }
+  const expected = (countArg / info.blockSize) * info.bytesPerBlock;
+  if (bytesArg.length !== expected) {
+    fail('KQ_LENGTH', `Expected ${expected} bytes (${countArg / info.blockSize} ${typeArg} blocks of ${info.bytesPerBlock}) for ${countArg} elements but received ${bytesArg.length}`);
+  }
+  return { info, bytes: bytesArg, out: new Float32Array(countArg) };
+}
+
+/** ggml dequantize_row_<type>: `count` floats from count / 32 raw blocks. */
+export async function dequantizeGGML(type: GGMLQuantType, bytes: Uint8Array, count: number): Promise<Float32Array> {
+  const p = planDequantize(type, bytes, count);
+  await callAsync(() => native.ggmlDequantize(p.info.id, p.bytes, p.out, true));
+  return p.out;
+}
+
+export function dequantizeGGMLSync(type: GGMLQuantType, bytes: Uint8Array, count: number): Float32Array {
+  const p = planDequantize(type, bytes, count);
+  callSync(() => native.ggmlDequantize(p.info.id, p.bytes, p.out, false));
+  return p.out;
+}

@@ -1,0 +1,77 @@
+// Glue for ggml's legacy block types (ops/ggml/ggml.h). Buffer lengths are checked here against the element
+// count and the type's block layout, so no JS argument can make a kernel read or write out of bounds;
+// lib/ops/ggml.ts maps type names to ggml ids.
+#include <string>
+
+#include "args.h"
+#include "async_job.h"
+#include "ops/ggml/ggml.h"
+#include "register.h"
+
+namespace kq::napi {
+namespace {
+
+const ggml::TypeInfo& type_arg(const Napi::CallbackInfo& info, size_t index) {
+  const int64_t id = int_arg(info, index, "type", 0, 1023);
+  const ggml::TypeInfo* t = ggml::type_info(static_cast<int32_t>(id));
+  if (t == nullptr)
+    throw status_error(info.Env(), error(Code::invalid_argument,
+                                         "ggml type id " + std::to_string(id) + " is not implemented"));
+  return *t;
+}
+
+// ggmlQuantize(type, src f32, dst u8, async): src.length a multiple of the block size,
+// dst.length = src.length / blockSize · typeSize.
+Napi::Value quantize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ggml::TypeInfo& t = type_arg(info, 0);
+  const ArrayArg src = typed_array(info, 1, "src", napi_float32_array);
+  const ArrayArg dst = typed_array(info, 2, "dst", napi_uint8_array);
+  const bool async = bool_arg(info, 3, "async");
+  require_arg(env, src.length % t.block_size == 0, "src length must be a multiple of the block size");
+  require_arg(env, dst.length == src.length / t.block_size * t.type_size, "dst must have n / blockSize blocks");
+  const int32_t id = static_cast<int32_t>(t.type);
+  auto work = [=] {
+    return ggml::quantize(id, static_cast<const float*>(src.data), src.length, static_cast<uint8_t*>(dst.data));
+  };
+  return run_op(env, async, "kquant.ggmlQuantize", work, {info[1], info[2]});
+}
+
+// ggmlDequantize(type, src u8, dst f32, async): dst.length a multiple of the block size,
+// src.length = dst.length / blockSize · typeSize.
+Napi::Value dequantize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ggml::TypeInfo& t = type_arg(info, 0);
+  const ArrayArg src = typed_array(info, 1, "src", napi_uint8_array);
+  const ArrayArg dst = typed_array(info, 2, "dst", napi_float32_array);
+  const bool async = bool_arg(info, 3, "async");
+  require_arg(env, dst.length % t.block_size == 0, "dst length must be a multiple of the block size");
+  require_arg(env, src.length == dst.length / t.block_size * t.type_size, "src must have n / blockSize blocks");
+  const int32_t id = static_cast<int32_t>(t.type);
+  auto work = [=] {
+    return ggml::dequantize(id, static_cast<const uint8_t*>(src.data), dst.length, static_cast<float*>(dst.data));
+  };
+  return run_op(env, async, "kquant.ggmlDequantize", work, {info[1], info[2]});
+}
+
+// ggmlTypeInfo(type) -> { id, name, blockSize, typeSize }
+Napi::Value type_info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ggml::TypeInfo& t = type_arg(info, 0);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("id", Napi::Number::New(env, static_cast<int32_t>(t.type)));
+  out.Set("name", Napi::String::New(env, t.name));
+  out.Set("blockSize", Napi::Number::New(env, static_cast<double>(t.block_size)));
+  out.Set("typeSize", Napi::Number::New(env, static_cast<double>(t.type_size)));
+  return out;
+}
+
+}  // namespace
+
+void register_ggml(Napi::Env env, Napi::Object exports) {
+  exports.Set("ggmlQuantize", Napi::Function::New(env, quantize, "ggmlQuantize"));
+  exports.Set("ggmlDequantize", Napi::Function::New(env, dequantize, "ggmlDequantize"));
+  exports.Set("ggmlTypeInfo", Napi::Function::New(env, type_info, "ggmlTypeInfo"));
+}
+
+}  // namespace kq::napi

@@ -1,0 +1,74 @@
+// The CPU driver of the ggml legacy types: validates the arguments, spreads whole blocks over the thread pool
+// (each block is quantized on its own, so any split gives the same bytes) and runs the scalar reference on
+// each chunk. Quantization rejects NaN/Inf (ggml itself would store garbage for them).
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <string>
+
+#include "../../core/finite.h"
+#include "../../core/thread_pool.h"
+#include "ggml.h"
+
+namespace kq::ggml {
+namespace {
+
+constexpr TypeInfo kTypes[] = {
+    {Type::q4_0, "q4_0", kQK, sizeof(BlockQ4_0)}, {Type::q4_1, "q4_1", kQK, sizeof(BlockQ4_1)},
+    {Type::q5_0, "q5_0", kQK, sizeof(BlockQ5_0)}, {Type::q5_1, "q5_1", kQK, sizeof(BlockQ5_1)},
+    {Type::q8_0, "q8_0", kQK, sizeof(BlockQ8_0)}, {Type::q8_1, "q8_1", kQK, sizeof(BlockQ8_1)},
+};
+
+// Blocks per task at least, so small inputs are not scheduled block by block.
+constexpr int64_t kTaskBlocks = 512;
+
+Status check(int32_t type_id, int64_t n, const TypeInfo** info) {
+  *info = type_info(type_id);
+  if (*info == nullptr)
+    return error(Code::invalid_argument, "ggml type id " + std::to_string(type_id) +
+                                             " is not implemented (available: q4_0 2, q4_1 3, q5_0 6, q5_1 7, "
+                                             "q8_0 8, q8_1 9)");
+  if (n < 0) return error(Code::shape, "n must be non-negative, got " + std::to_string(n));
+  if (n % (*info)->block_size != 0)
+    return error(Code::shape, std::string((*info)->name) + " needs a multiple of " +
+                                  std::to_string((*info)->block_size) + " elements, got " + std::to_string(n));
+  return Status::success();
+}
+
+}  // namespace
+
+const TypeInfo* type_info(int32_t id) {
+  for (const TypeInfo& t : kTypes)
+    if (static_cast<int32_t>(t.type) == id) return &t;
+  return nullptr;
+}
+
+Status quantize(int32_t type_id, const float* src, int64_t n, uint8_t* dst) {
+  const TypeInfo* info = nullptr;
+  KQ_RETURN_IF_ERROR(check(type_id, n, &info));
+  const int64_t bs = info->block_size;
+  const int64_t ts = info->type_size;
+  std::atomic<uint32_t> any{0};
+  parallel_for(n / bs, kTaskBlocks, [&](int64_t b0, int64_t b1) {
+    const float* x = src + b0 * bs;
+    const int64_t k = (b1 - b0) * bs;
+    bool bad = false;
+    for (int64_t i = 0; i < k; ++i) bad |= std::isnan(x[i] - x[i]);  // NaN exactly for NaN and ±Inf
+    if (bad) any.store(1);
+    quantize_row_ref(info->type, x, dst + b0 * ts, k);
+  });
+  return any.load() ? non_finite_error(src, n) : Status::success();
+}
+
+Status dequantize(int32_t type_id, const uint8_t* src, int64_t n, float* dst) {
+  const TypeInfo* info = nullptr;
+  KQ_RETURN_IF_ERROR(check(type_id, n, &info));
+  const int64_t bs = info->block_size;
+  const int64_t ts = info->type_size;
+  parallel_for(n / bs, kTaskBlocks, [&](int64_t b0, int64_t b1) {
+    dequantize_row(info->type, src + b0 * ts, dst + b0 * bs, (b1 - b0) * bs);
+  });
+  return Status::success();
+}
+
+}  // namespace kq::ggml

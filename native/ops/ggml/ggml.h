@@ -1,0 +1,53 @@
+// ggml's legacy block quantization (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1), bit-exact with ggml's reference
+// quantizers quantize_row_<type>_ref and its dequantize_row_<type> (ggml commit d99724f; the facts are in
+// test/fixtures/ggml/README.md sections 4, 5.1, 5.2, 5.4 and 5.5). Rows are n elements, n a multiple of 32;
+// the quantized form is n / 32 blocks back to back (blocks.h). All arithmetic is IEEE binary32 in ggml's
+// source order with no FMA (the build uses -ffp-contract=off).
+#pragma once
+#include <cstdint>
+
+#include "../../core/status.h"
+#include "blocks.h"
+
+namespace kq::ggml {
+
+// ggml's type ids (enum ggml_type in ggml.h) for the types implemented here.
+enum class Type : int32_t { q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9 };
+
+struct TypeInfo {
+  Type type;
+  const char* name;      // ggml's name: "q4_0", …
+  int64_t block_size;    // elements per block
+  int64_t type_size;     // bytes per block
+};
+
+// The type with ggml id `id`, or nullptr when it is not implemented here.
+const TypeInfo* type_info(int32_t id);
+
+// Scalar reference, one row of k elements (k a multiple of 32; not checked): ggml's quantize_row_*_ref and
+// dequantize_row_*. Non-finite input is not checked here (the driver rejects it).
+void quantize_row_q4_0_ref(const float* x, BlockQ4_0* y, int64_t k);
+void quantize_row_q4_1_ref(const float* x, BlockQ4_1* y, int64_t k);
+void quantize_row_q5_0_ref(const float* x, BlockQ5_0* y, int64_t k);
+void quantize_row_q5_1_ref(const float* x, BlockQ5_1* y, int64_t k);
+void quantize_row_q8_0_ref(const float* x, BlockQ8_0* y, int64_t k);
+void quantize_row_q8_1_ref(const float* x, BlockQ8_1* y, int64_t k);
+void dequantize_row_q4_0(const BlockQ4_0* x, float* y, int64_t k);
+void dequantize_row_q4_1(const BlockQ4_1* x, float* y, int64_t k);
+void dequantize_row_q5_0(const BlockQ5_0* x, float* y, int64_t k);
+void dequantize_row_q5_1(const BlockQ5_1* x, float* y, int64_t k);
+void dequantize_row_q8_0(const BlockQ8_0* x, float* y, int64_t k);
+// Q8_1 has no to_float in ggml; this is value = d · q, as its dot products use it.
+void dequantize_row_q8_1(const BlockQ8_1* x, float* y, int64_t k);
+
+// The same per type, on raw bytes (x / y hold k / 32 blocks of the type).
+void quantize_row_ref(Type type, const float* x, uint8_t* y, int64_t k);
+void dequantize_row(Type type, const uint8_t* x, float* y, int64_t k);
+
+// Drivers: validate (a known type, n >= 0 and a multiple of the block size; quantize rejects NaN/Inf with
+// KQ_NON_FINITE) and spread whole blocks over the thread pool — any split gives the same bytes.
+// dst holds n / 32 · type_size bytes (quantize) or n floats (dequantize).
+Status quantize(int32_t type_id, const float* src, int64_t n, uint8_t* dst);
+Status dequantize(int32_t type_id, const uint8_t* src, int64_t n, float* dst);
+
+}  // namespace kq::ggml
