@@ -131,7 +131,7 @@ describe('ggml golden vectors (reference path)', () => {
 
 describe('ggml round trip on fresh data', () => {
   const n = 32 * 257;
-  for (const type of GGML_QUANT_TYPES) {
+  for (const type of GGML_QUANT_TYPES.filter((t) => !t.endsWith('_k') && !['tq1_0', 'tq2_0', 'iq4_nl', 'mxfp4'].includes(t))) {
     for (const spread of [1, 0.02, 500]) {
       it(`${type}, N(0, ${spread}²)`, () => {
         const x = randomFloats(n, 101 + Math.round(spread * 7), spread);
@@ -183,7 +183,7 @@ describe('ggml type info and argument checks', () => {
 
   it('rejects unimplemented and unknown types, naming the available ones', () => {
     const x = new Float32Array(256);
-    for (const t of ['q4_K', 'q6_k', 'iq4_nl', 'f16', 'mxfp4']) {
+    for (const t of ['iq4_xs', 'bf16', 'f32', 'f16', 'BF16']) {
       expectKquantError(() => quantizeGGMLSync(t as GGMLQuantType, x), 'KQ_INVALID_ARGUMENT', /not implemented yet; available: 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0'/);
       expectKquantError(() => dequantizeGGMLSync(t as GGMLQuantType, new Uint8Array(18), 32), 'KQ_INVALID_ARGUMENT', /not implemented yet/);
       expectKquantError(() => ggmlTypeInfo(t as GGMLQuantType), 'KQ_INVALID_ARGUMENT', /not implemented yet/);
@@ -213,7 +213,7 @@ describe('ggml type info and argument checks', () => {
 
   it('a large input (split over threads) gives the bytes of its parts quantized one by one', () => {
     const x = randomFloats(32 * 40000, 91, 3);
-    for (const type of GGML_QUANT_TYPES) {
+    for (const type of GGML_QUANT_TYPES.filter((t) => ggmlTypeInfo(t).blockSize === 32)) {
       const whole = quantizeGGMLSync(type, x);
       const { bytesPerBlock } = ggmlTypeInfo(type);
       const parts = new Uint8Array(whole.length);
@@ -239,5 +239,328 @@ describe('ggml type info and argument checks', () => {
       expect(dequantizeGGMLSync(type, odd.subarray(1), x.length)).toEqual(dequantizeGGMLSync(type, q, x.length));
     }
     expect(x).toEqual(copy);
+  });
+});
+
+// K-quants Q4_K, Q5_K, Q6_K (README 4, 5.3) and the activation type Q8_K (aux goldens): every golden case of the
+// fixtures byte for byte / bit for bit, round-trip bounds, thread split, shape checks.
+describe('ggml K-quants q4_k, q5_k, q6_k, q8_k', () => {
+  const KQ: Record<string, GGMLQuantType> = { q4_K: 'q4_k', q5_K: 'q5_k', q6_K: 'q6_k', q8_K: 'q8_k' };
+  const aux = (manifest as unknown as { aux: { q8_K: GoldenCase[] } }).aux.q8_K.map((c) => ({ ...c, input_name: c.input.replace(/^inputs\/|\.f32$/g, ''), n_elements: 8192 }));
+  const kcases = [...manifest.cases.filter((c) => c.type in KQ), ...aux].filter((c) => ['gauss', 'edge'].includes(c.input_name));
+
+  it('covers q4_K, q5_K, q6_K, q8_K on the gauss and edge inputs', () => {
+    expect(kcases.length).toBe(8);
+    expect(new Set(kcases.map((c) => c.type))).toEqual(new Set(Object.keys(KQ)));
+  });
+
+  for (const c of kcases) {
+    const type = KQ[c.type]!;
+    it(`${c.type} ${c.input_name}: quantized bytes and dequantized floats`, async () => {
+      const info = ggmlTypeInfo(type);
+      expect([info.id, info.blockSize, info.bytesPerBlock]).toEqual([c.type_id, c.blck_size, c.type_size]);
+      const x = loadF32(c.input);
+      const ref = load(c.ref);
+      const deq = loadF32(c.ref_dequant);
+      expect(x.length).toBe(c.n_elements);
+      const q = quantizeGGMLSync(type, x);
+      expect(q.length).toBe(c.bytes);
+      expect(firstByteMismatch(q, ref)).toBe('ok');
+      expect(Buffer.from(await quantizeGGML(type, x)).equals(Buffer.from(ref))).toBe(true);
+      const y = dequantizeGGMLSync(type, ref, c.n_elements);
+      expect(floatMismatches(y, deq)).toBe('ok');
+      expect(floatMismatches(await dequantizeGGML(type, ref, c.n_elements), deq)).toBe('ok');
+      const m = (matched[c.type] ??= { bytes: 0, floats: 0 });
+      m.bytes += ref.length;
+      m.floats += deq.length;
+    });
+  }
+
+  it('q8_k: decodes ggml activation blocks bit for bit', () => {
+    const bytes = load('aux/act_q8_K_uniform_row0.q');
+    const deq = loadF32('aux/act_q8_K_uniform_row0.deq.f32');
+    expect(floatMismatches(dequantizeGGMLSync('q8_k', bytes, 1024), deq)).toBe('ok');
+  });
+
+  // Relative RMS error over fresh N(0, spread²) data (the K-quant searches have no simple per-element bound).
+  const LIMIT: Record<string, number> = { q4_k: 0.12, q5_k: 0.06, q6_k: 0.03, q8_k: 0.01 };
+  for (const type of ['q4_k', 'q5_k', 'q6_k', 'q8_k'] as const) {
+    for (const spread of [1, 0.02, 500]) {
+      it(`${type} round trip, N(0, ${spread}²)`, () => {
+        const n = 256 * 33;
+        const x = randomFloats(n, 303 + Math.round(spread * 7), spread);
+        const y = dequantizeGGMLSync(type, quantizeGGMLSync(type, x), n);
+        let e2 = 0;
+        let x2 = 0;
+        let worst = 0;
+        for (let i = 0; i < n; i++) {
+          e2 += (y[i]! - x[i]!) ** 2;
+          x2 += x[i]! ** 2;
+          worst = Math.max(worst, Math.abs(y[i]! - x[i]!) / spread);
+        }
+        expect(Math.sqrt(e2 / x2)).toBeLessThan(LIMIT[type]!);
+        expect(worst).toBeLessThan(12 * LIMIT[type]!);
+      });
+    }
+  }
+
+  it('splits over threads like serial calls, and needs multiples of 256', () => {
+    const x = randomFloats(256 * 3000, 92, 2);
+    for (const type of ['q4_k', 'q5_k', 'q6_k', 'q8_k'] as const) {
+      const whole = quantizeGGMLSync(type, x);
+      const { bytesPerBlock } = ggmlTypeInfo(type);
+      expect(whole.length).toBe(3000 * bytesPerBlock);
+      const parts = new Uint8Array(whole.length);
+      for (let b = 0; b < 3000; b += 777) {
+        const end = Math.min(3000, b + 777);
+        parts.set(quantizeGGMLSync(type, x.subarray(b * 256, end * 256)), b * bytesPerBlock);
+      }
+      expect(Buffer.from(parts).equals(Buffer.from(whole))).toBe(true);
+      expectKquantError(() => quantizeGGMLSync(type, new Float32Array(128)), 'KQ_SHAPE', /multiple of 256/);
+      expectKquantError(() => dequantizeGGMLSync(type, new Uint8Array(bytesPerBlock), 128), 'KQ_SHAPE', /multiple of 256/);
+      expectKquantError(() => dequantizeGGMLSync(type, new Uint8Array(bytesPerBlock + 1), 256), 'KQ_LENGTH', new RegExp(`${bytesPerBlock} bytes`));
+    }
+    expect(ggmlTypeInfo('q4_k')).toEqual({ id: 12, blockSize: 256, bytesPerBlock: 144 });
+    expect(ggmlTypeInfo('q5_k')).toEqual({ id: 13, blockSize: 256, bytesPerBlock: 176 });
+    expect(ggmlTypeInfo('q6_k')).toEqual({ id: 14, blockSize: 256, bytesPerBlock: 210 });
+    expect(ggmlTypeInfo('q8_k')).toEqual({ id: 15, blockSize: 256, bytesPerBlock: 292 });
+  });
+
+  it('all-zero super-blocks are all-zero bytes', () => {
+    for (const type of ['q4_k', 'q5_k', 'q6_k', 'q8_k'] as const) {
+      const q = quantizeGGMLSync(type, new Float32Array(512));
+      expect(q.every((b) => b === 0)).toBe(true);
+      expect(dequantizeGGMLSync(type, q, 512).every((v) => v === 0)).toBe(true);
+    }
+  });
+});
+
+// TQ1_0, TQ2_0 (ternary, BitNet b1.58), IQ4_NL and MXFP4 (README 4, 5.1, 5.4, 5.6): every golden case of the
+// fixtures byte for byte (IQ4_NL: except the nibbles the manifest lists as `ref_unspecified`) and bit for bit,
+// zero blocks, round-trip bounds, thread split, shape checks.
+describe('ggml tq1_0, tq2_0, iq4_nl, mxfp4', () => {
+  const MISC = ['tq1_0', 'tq2_0', 'iq4_nl', 'mxfp4'] as const;
+  type Unspecified = { blocks: number[]; byte_range_in_block: [number, number] };
+  const mcases = manifest.cases.filter((c) => (MISC as readonly string[]).includes(c.type) && ['gauss', 'edge'].includes(c.input_name)) as (GoldenCase & { ref_unspecified?: Unspecified })[];
+
+  it('covers tq1_0, tq2_0, iq4_nl, mxfp4 on the gauss and edge inputs', () => {
+    expect(mcases.length).toBe(8);
+    expect(new Set(mcases.map((c) => c.type))).toEqual(new Set(MISC));
+  });
+
+  for (const c of mcases) {
+    const type = c.type as GGMLQuantType;
+    it(`${c.type} ${c.input_name}: quantized bytes and dequantized floats`, async () => {
+      const info = ggmlTypeInfo(type);
+      expect([info.id, info.blockSize, info.bytesPerBlock]).toEqual([c.type_id, c.blck_size, c.type_size]);
+      const x = loadF32(c.input);
+      const ref = load(c.ref);
+      const deq = loadF32(c.ref_dequant);
+      expect(x.length).toBe(c.n_elements);
+      const q = quantizeGGMLSync(type, x);
+      expect(q.length).toBe(c.bytes);
+      // Bytes the reference leaves unspecified (IQ4_NL near-zero blocks) are copied from ref, so not compared.
+      const cmp = q.slice();
+      let skipped = 0;
+      if (c.ref_unspecified) {
+        const [lo, hi] = c.ref_unspecified.byte_range_in_block;
+        for (const b of c.ref_unspecified.blocks) {
+          const base = b * c.type_size;
+          expect(q[base] | (q[base + 1]! << 8), `block ${b} d`).toBe(0);
+          for (let i = base + lo; i < base + hi; i++) cmp[i] = ref[i]!;
+          skipped += hi - lo;
+        }
+      }
+      expect(firstByteMismatch(cmp, ref)).toBe('ok');
+      expect(Buffer.from(await quantizeGGML(type, x)).equals(Buffer.from(q))).toBe(true);
+      const y = dequantizeGGMLSync(type, ref, c.n_elements);
+      expect(floatMismatches(y, deq)).toBe('ok');
+      expect(floatMismatches(await dequantizeGGML(type, ref, c.n_elements), deq)).toBe('ok');
+      const nonFinite = c.dequant_nonfinite?.ref_dequant;
+      expect(y.filter((v) => Number.isNaN(v)).length).toBe(nonFinite?.nan ?? 0);
+      expect(y.filter((v) => v === Infinity || v === -Infinity).length).toBe(nonFinite?.inf ?? 0);
+      const m = (matched[c.type] ??= { bytes: 0, floats: 0 });
+      m.bytes += ref.length - skipped;
+      m.floats += deq.length;
+    });
+  }
+
+  it('zero blocks: d = 0, every trit 1 (tq), index 8 (iq4_nl), exponent 0 (mxfp4); dequantize to zeros', () => {
+    const tq1 = quantizeGGMLSync('tq1_0', new Float32Array(256));
+    expect([...tq1]).toEqual([...new Array(48).fill(0x80), 0x7f, 0x7f, 0x7f, 0x7f, 0, 0]);
+    const tq2 = quantizeGGMLSync('tq2_0', new Float32Array(256).fill(-0));
+    expect([...tq2]).toEqual([...new Array(64).fill(0x55), 0, 0]);
+    expect([...quantizeGGMLSync('iq4_nl', new Float32Array(32).fill(1e-16))]).toEqual([0, 0, ...new Array(16).fill(0x88)]);
+    expect([...quantizeGGMLSync('mxfp4', new Float32Array(32))]).toEqual(new Array(17).fill(0));
+    for (const [type, q, n] of [['tq1_0', tq1, 256], ['tq2_0', tq2, 256]] as const) {
+      expect(dequantizeGGMLSync(type, q, n).every((v) => v === 0)).toBe(true);
+    }
+  });
+
+  it('hand-worked blocks', () => {
+    // TQ2_0: element 128c + 32n + m is bits 2n..2n+1 of byte 32c + m; ±amax -> 2 / 0, half rounds away from 0.
+    const x = new Float32Array(256);
+    x[0] = 2;
+    x[32] = -2;
+    x[64] = 1; // 0.5 -> lroundf 1 -> trit 2
+    x[96] = -0.99; // -0.495 -> 0 -> trit 1
+    const q2 = quantizeGGMLSync('tq2_0', x);
+    expect(q2[0]).toBe(2 | (0 << 2) | (2 << 4) | (1 << 6));
+    expect(q2[64] | (q2[65]! << 8)).toBe(0x4000); // fp16(2)
+    expect(Array.from(dequantizeGGMLSync('tq2_0', q2, 256).subarray(0, 128).filter((_, i) => i % 32 === 0))).toEqual([2, -2, 2, 0]);
+    // TQ1_0: the same trits, element 32n + m as trit n of byte m (t0 most significant).
+    const q1 = quantizeGGMLSync('tq1_0', x);
+    const t = [2, 0, 2, 1, 1].reduce((a, d) => a * 3 + d, 0);
+    expect(q1[0]).toBe(Math.ceil((t * 256) / 243));
+    expect(Array.from(dequantizeGGMLSync('tq1_0', q1, 256).subarray(0, 160).filter((_, i) => i % 32 === 0))).toEqual([2, -2, 2, 0, 0]);
+    // MXFP4: amax 1 -> e = 125, scale 2^-3; 1 = 8·2^-3 (index 6), -0.3 nearest -0.25 (index 10), 0.1875 is a tie
+    // between 0.125 and 0.25 and keeps the lower index (1).
+    const m = new Float32Array(32);
+    m[0] = 1;
+    m[16] = -0.3;
+    m[1] = 0.1875;
+    const qm = quantizeGGMLSync('mxfp4', m);
+    expect([qm[0], qm[1], qm[2]]).toEqual([125, 6 | (10 << 4), 1]);
+    expect(dequantizeGGMLSync('mxfp4', qm, 32).subarray(0, 2)).toEqual(new Float32Array([1, 0.125]));
+    // IQ4_NL: max 127 -> d0 = -1, the levels are the nearest entries of -x; refit d = Σx²·T·x / Σx²·T².
+    const v = new Float32Array(32);
+    v[0] = 127;
+    v[1] = -1;
+    const qi = quantizeGGMLSync('iq4_nl', v);
+    expect(qi[2]! & 0x0f).toBe(0); // -127
+    expect(qi[3]! & 0x0f).toBe(8); // 1
+    expect(dequantizeGGMLSync('iq4_nl', qi, 32)[0]).toBe(127);
+  });
+
+  // Relative RMS error over fresh N(0, spread²) data, and TQ's per-element bound amax/2 (plus fp16 rounding of d).
+  // (Ternary with scale amax rounds most Gaussian values to 0: about 0.8; all-zero output would be 1.)
+  const LIMIT: Record<string, number> = { tq1_0: 0.9, tq2_0: 0.9, iq4_nl: 0.12, mxfp4: 0.2 };
+  for (const type of MISC) {
+    for (const spread of [1, 0.02, 500]) {
+      it(`${type} round trip, N(0, ${spread}²)`, () => {
+        const n = 256 * 33;
+        const x = randomFloats(n, 404 + Math.round(spread * 7), spread);
+        const y = dequantizeGGMLSync(type, quantizeGGMLSync(type, x), n);
+        let e2 = 0;
+        let x2 = 0;
+        for (let i = 0; i < n; i++) {
+          e2 += (y[i]! - x[i]!) ** 2;
+          x2 += x[i]! ** 2;
+        }
+        expect(Math.sqrt(e2 / x2)).toBeLessThan(LIMIT[type]!);
+        if (type.startsWith('tq')) {
+          for (let b = 0; b < n; b += 256) {
+            let amax = 0;
+            for (let j = 0; j < 256; j++) amax = Math.max(amax, Math.abs(x[b + j]!));
+            for (let j = 0; j < 256; j++) {
+              if (!(Math.abs(y[b + j]! - x[b + j]!) <= amax * (0.5 + 2 ** -10))) expect.fail(`${type} element ${b + j}`);
+            }
+          }
+        }
+      });
+    }
+  }
+
+  it('splits over threads like serial calls, and checks the block size', () => {
+    const x = randomFloats(256 * 3000, 93, 2);
+    for (const type of MISC) {
+      const whole = quantizeGGMLSync(type, x);
+      const { blockSize, bytesPerBlock } = ggmlTypeInfo(type);
+      const blocks = x.length / blockSize;
+      expect(whole.length).toBe(blocks * bytesPerBlock);
+      const parts = new Uint8Array(whole.length);
+      const step = Math.floor(blocks / 4) + 3;
+      for (let b = 0; b < blocks; b += step) {
+        const end = Math.min(blocks, b + step);
+        parts.set(quantizeGGMLSync(type, x.subarray(b * blockSize, end * blockSize)), b * bytesPerBlock);
+      }
+      expect(Buffer.from(parts).equals(Buffer.from(whole))).toBe(true);
+      expectKquantError(() => quantizeGGMLSync(type, new Float32Array(blockSize / 2)), 'KQ_SHAPE', new RegExp(`multiple of ${blockSize}`));
+      expectKquantError(() => dequantizeGGMLSync(type, new Uint8Array(bytesPerBlock + 1), blockSize), 'KQ_LENGTH', new RegExp(`${bytesPerBlock} bytes`));
+    }
+    expect(ggmlTypeInfo('tq1_0')).toEqual({ id: 34, blockSize: 256, bytesPerBlock: 54 });
+    expect(ggmlTypeInfo('tq2_0')).toEqual({ id: 35, blockSize: 256, bytesPerBlock: 66 });
+    expect(ggmlTypeInfo('iq4_nl')).toEqual({ id: 20, blockSize: 32, bytesPerBlock: 18 });
+    expect(ggmlTypeInfo('mxfp4')).toEqual({ id: 39, blockSize: 32, bytesPerBlock: 17 });
+  });
+});
+
+// K-quants Q2_K and Q3_K (README 4, 5.3-5.5): every golden case of the fixtures byte for byte / bit for bit
+// (NaN as a class), round-trip bounds, thread split, shape checks, zero super-blocks.
+describe('ggml K-quants q2_k, q3_k', () => {
+  const K23: Record<string, GGMLQuantType> = { q2_K: 'q2_k', q3_K: 'q3_k' };
+  const k23cases = manifest.cases.filter((c) => c.type in K23 && ['gauss', 'edge'].includes(c.input_name));
+
+  it('covers q2_K and q3_K on the gauss and edge inputs', () => {
+    expect(k23cases.length).toBe(4);
+    expect(new Set(k23cases.map((c) => c.type))).toEqual(new Set(Object.keys(K23)));
+  });
+
+  for (const c of k23cases) {
+    const type = K23[c.type]!;
+    it(`${c.type} ${c.input_name}: quantized bytes and dequantized floats`, async () => {
+      const info = ggmlTypeInfo(type);
+      expect([info.id, info.blockSize, info.bytesPerBlock]).toEqual([c.type_id, c.blck_size, c.type_size]);
+      const x = loadF32(c.input);
+      const ref = load(c.ref);
+      const deq = loadF32(c.ref_dequant);
+      expect(x.length).toBe(c.n_elements);
+      const q = quantizeGGMLSync(type, x);
+      expect(q.length).toBe(c.bytes);
+      expect(firstByteMismatch(q, ref)).toBe('ok');
+      expect(Buffer.from(await quantizeGGML(type, x)).equals(Buffer.from(ref))).toBe(true);
+      const y = dequantizeGGMLSync(type, ref, c.n_elements);
+      expect(floatMismatches(y, deq)).toBe('ok');
+      expect(floatMismatches(await dequantizeGGML(type, ref, c.n_elements), deq)).toBe('ok');
+      // Q2_K edge: fp16-overflowed scales (README 5.5) give NaN where inf meets a zero level.
+      const nonFinite = c.dequant_nonfinite?.ref_dequant;
+      expect(y.filter((v) => Number.isNaN(v)).length).toBe(nonFinite?.nan ?? 0);
+      expect(y.filter((v) => v === Infinity || v === -Infinity).length).toBe(nonFinite?.inf ?? 0);
+      const m = (matched[c.type] ??= { bytes: 0, floats: 0 });
+      m.bytes += ref.length;
+      m.floats += deq.length;
+    });
+  }
+
+  // Relative RMS error over fresh N(0, spread²) data.
+  const LIMIT: Record<string, number> = { q2_k: 0.34, q3_k: 0.19 }; // about 0.30 / 0.15 measured
+  for (const type of ['q2_k', 'q3_k'] as const) {
+    for (const spread of [1, 0.02, 500]) {
+      it(`${type} round trip, N(0, ${spread}²)`, () => {
+        const n = 256 * 33;
+        const x = randomFloats(n, 505 + Math.round(spread * 7), spread);
+        const y = dequantizeGGMLSync(type, quantizeGGMLSync(type, x), n);
+        let e2 = 0;
+        let x2 = 0;
+        for (let i = 0; i < n; i++) {
+          e2 += (y[i]! - x[i]!) ** 2;
+          x2 += x[i]! ** 2;
+        }
+        expect(Math.sqrt(e2 / x2)).toBeLessThan(LIMIT[type]!);
+      });
+    }
+  }
+
+  it('splits over threads like serial calls, needs multiples of 256; zero super-blocks are zero bytes', () => {
+    const x = randomFloats(256 * 3000, 94, 2);
+    for (const type of ['q2_k', 'q3_k'] as const) {
+      const whole = quantizeGGMLSync(type, x);
+      const { bytesPerBlock } = ggmlTypeInfo(type);
+      expect(whole.length).toBe(3000 * bytesPerBlock);
+      const parts = new Uint8Array(whole.length);
+      for (let b = 0; b < 3000; b += 777) {
+        const end = Math.min(3000, b + 777);
+        parts.set(quantizeGGMLSync(type, x.subarray(b * 256, end * 256)), b * bytesPerBlock);
+      }
+      expect(Buffer.from(parts).equals(Buffer.from(whole))).toBe(true);
+      expectKquantError(() => quantizeGGMLSync(type, new Float32Array(128)), 'KQ_SHAPE', /multiple of 256/);
+      expectKquantError(() => dequantizeGGMLSync(type, new Uint8Array(bytesPerBlock), 128), 'KQ_SHAPE', /multiple of 256/);
+      expectKquantError(() => dequantizeGGMLSync(type, new Uint8Array(bytesPerBlock + 1), 256), 'KQ_LENGTH', new RegExp(`${bytesPerBlock} bytes`));
+      const z = quantizeGGMLSync(type, new Float32Array(512).fill(-0));
+      expect(z.every((b) => b === 0)).toBe(true);
+      expect(dequantizeGGMLSync(type, z, 512).every((v) => v === 0)).toBe(true);
+    }
+    expect(ggmlTypeInfo('q2_k')).toEqual({ id: 10, blockSize: 256, bytesPerBlock: 84 });
+    expect(ggmlTypeInfo('q3_k')).toEqual({ id: 11, blockSize: 256, bytesPerBlock: 110 });
   });
 });

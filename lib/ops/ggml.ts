@@ -9,12 +9,17 @@
 // the stored scale is ±inf and dequantization gives ±inf, or NaN where the centred level is 0.
 // 'q8_1' is ggml's reference quantize_row_q8_1_ref; ggml's x86 CPU backend quantizes activations to Q8_1 with
 // its own SIMD code, which rounds differently, and ggml has no Q8_1 dequantizer (here value = d · q).
+// K-quants 'q4_k', 'q5_k', 'q6_k' (and the activation type 'q8_k', float32 d plus bsums) work on super-blocks of
+// 256 elements: quantize_row_<type>_ref (the reference path, no importance matrix) and dequantize_row_<type>.
+// 'tq1_0', 'tq2_0' (ternary, BitNet b1.58; blocks of 256), 'iq4_nl' and 'mxfp4' (blocks of 32): the reference
+// path (no importance matrix) and dequantize_row_<type>. iq4_nl: where ggml's reference leaves the nibbles of a
+// near-zero block (max |x| < 1e-15, d = 0) unspecified, they are written as index 8 here.
 import { native } from '../binding.js';
 import { callAsync, callSync } from '../errors.js';
 import { describe, expectObject, fail } from '../validate.js';
 
 /** The ggml block types implemented so far (ggml's own lower-case names). */
-export const GGML_QUANT_TYPES = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'q8_1'] as const;
+export const GGML_QUANT_TYPES = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'q8_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'q8_k', 'tq1_0', 'tq2_0', 'iq4_nl', 'mxfp4'] as const;
 export type GGMLQuantType = (typeof GGML_QUANT_TYPES)[number];
 
 export interface GGMLBlockInfo {
@@ -41,10 +46,23 @@ const INFO: Record<GGMLQuantType, GGMLBlockInfo> = {
   q5_1: { id: 7, blockSize: 32, bytesPerBlock: 24 },
   q8_0: { id: 8, blockSize: 32, bytesPerBlock: 34 },
   q8_1: { id: 9, blockSize: 32, bytesPerBlock: 36 },
+  // Q2_K / Q3_K (ref_k23.cc): super-blocks of 256 with 16-element sub-blocks.
+  q2_k: { id: 10, blockSize: 256, bytesPerBlock: 84 },
+  q3_k: { id: 11, blockSize: 256, bytesPerBlock: 110 },
+  q4_k: { id: 12, blockSize: 256, bytesPerBlock: 144 },
+  q5_k: { id: 13, blockSize: 256, bytesPerBlock: 176 },
+  q6_k: { id: 14, blockSize: 256, bytesPerBlock: 210 },
+  q8_k: { id: 15, blockSize: 256, bytesPerBlock: 292 },
+  // Ternary (BitNet b1.58) and non-linear 4-bit types (ref_misc.cc). iq4_nl: ggml's reference leaves the
+  // nibbles of a block with max |x| < 1e-15 unspecified (its d is 0); they are written as index 8 here.
+  tq1_0: { id: 34, blockSize: 256, bytesPerBlock: 54 },
+  tq2_0: { id: 35, blockSize: 256, bytesPerBlock: 66 },
+  iq4_nl: { id: 20, blockSize: 32, bytesPerBlock: 18 },
+  mxfp4: { id: 39, blockSize: 32, bytesPerBlock: 17 },
 };
 
 // Other ggml types, recognised so the error can say they exist but are not implemented yet.
-const NOT_YET = ['f32', 'f16', 'bf16', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'q8_k', 'iq4_nl', 'iq4_xs', 'tq1_0', 'tq2_0', 'mxfp4'];
+const NOT_YET = ['f32', 'f16', 'bf16', 'iq4_xs'];
 
 const AVAILABLE = GGML_QUANT_TYPES.map((t) => `'${t}'`).join(', ');
 

@@ -17,6 +17,11 @@ constexpr TypeInfo kTypes[] = {
     {Type::q4_0, "q4_0", kQK, sizeof(BlockQ4_0)}, {Type::q4_1, "q4_1", kQK, sizeof(BlockQ4_1)},
     {Type::q5_0, "q5_0", kQK, sizeof(BlockQ5_0)}, {Type::q5_1, "q5_1", kQK, sizeof(BlockQ5_1)},
     {Type::q8_0, "q8_0", kQK, sizeof(BlockQ8_0)}, {Type::q8_1, "q8_1", kQK, sizeof(BlockQ8_1)},
+    {Type::q2_k, "q2_K", kQK_K, sizeof(BlockQ2_K)}, {Type::q3_k, "q3_K", kQK_K, sizeof(BlockQ3_K)},
+    {Type::q4_k, "q4_K", kQK_K, sizeof(BlockQ4_K)}, {Type::q5_k, "q5_K", kQK_K, sizeof(BlockQ5_K)},
+    {Type::q6_k, "q6_K", kQK_K, sizeof(BlockQ6_K)}, {Type::q8_k, "q8_K", kQK_K, sizeof(BlockQ8_K)},
+    {Type::tq1_0, "tq1_0", kQK_TQ, sizeof(BlockTQ1_0)}, {Type::tq2_0, "tq2_0", kQK_TQ, sizeof(BlockTQ2_0)},
+    {Type::iq4_nl, "iq4_nl", kQK, sizeof(BlockIQ4_NL)}, {Type::mxfp4, "mxfp4", kQK, sizeof(BlockMXFP4)},
 };
 
 // Blocks per task at least, so small inputs are not scheduled block by block.
@@ -27,7 +32,8 @@ Status check(int32_t type_id, int64_t n, const TypeInfo** info) {
   if (*info == nullptr)
     return error(Code::invalid_argument, "ggml type id " + std::to_string(type_id) +
                                              " is not implemented (available: q4_0 2, q4_1 3, q5_0 6, q5_1 7, "
-                                             "q8_0 8, q8_1 9)");
+                                             "q8_0 8, q8_1 9, q2_K 10, q3_K 11, q4_K 12, q5_K 13, q6_K 14, q8_K 15, "
+                                             "iq4_nl 20, tq1_0 34, tq2_0 35, mxfp4 39)");
   if (n < 0) return error(Code::shape, "n must be non-negative, got " + std::to_string(n));
   if (n % (*info)->block_size != 0)
     return error(Code::shape, std::string((*info)->name) + " needs a multiple of " +

@@ -12,7 +12,8 @@
 namespace kq::ggml {
 
 // ggml's type ids (enum ggml_type in ggml.h) for the types implemented here.
-enum class Type : int32_t { q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9 };
+enum class Type : int32_t { q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9, q2_k = 10, q3_k = 11, q4_k = 12, q5_k = 13, q6_k = 14, q8_k = 15,
+                            iq4_nl = 20, tq1_0 = 34, tq2_0 = 35, mxfp4 = 39 };
 
 struct TypeInfo {
   Type type;
@@ -39,6 +40,36 @@ void dequantize_row_q5_1(const BlockQ5_1* x, float* y, int64_t k);
 void dequantize_row_q8_0(const BlockQ8_0* x, float* y, int64_t k);
 // Q8_1 has no to_float in ggml; this is value = d · q, as its dot products use it.
 void dequantize_row_q8_1(const BlockQ8_1* x, float* y, int64_t k);
+
+// K-quants Q4_K, Q5_K, Q6_K and the activation type Q8_K (ref_k456.cc; k a multiple of 256, not checked).
+void quantize_row_q4_K_ref(const float* x, BlockQ4_K* y, int64_t k);
+void quantize_row_q5_K_ref(const float* x, BlockQ5_K* y, int64_t k);
+void quantize_row_q6_K_ref(const float* x, BlockQ6_K* y, int64_t k);
+void quantize_row_q8_K_ref(const float* x, BlockQ8_K* y, int64_t k);
+void dequantize_row_q4_K(const BlockQ4_K* x, float* y, int64_t k);
+void dequantize_row_q5_K(const BlockQ5_K* x, float* y, int64_t k);
+void dequantize_row_q6_K(const BlockQ6_K* x, float* y, int64_t k);
+void dequantize_row_q8_K(const BlockQ8_K* x, float* y, int64_t k);
+
+// TQ1_0, TQ2_0 (k a multiple of 256), IQ4_NL and MXFP4 (k a multiple of 32) — ref_misc.cc; not checked.
+// IQ4_NL: ggml leaves the nibbles of a block with max |x| < 1e-15 unspecified (README 5.6); they are 8 here.
+void quantize_row_tq1_0_ref(const float* x, BlockTQ1_0* y, int64_t k);
+void quantize_row_tq2_0_ref(const float* x, BlockTQ2_0* y, int64_t k);
+void quantize_row_iq4_nl_ref(const float* x, BlockIQ4_NL* y, int64_t k);
+void quantize_row_mxfp4_ref(const float* x, BlockMXFP4* y, int64_t k);
+void dequantize_row_tq1_0(const BlockTQ1_0* x, float* y, int64_t k);
+void dequantize_row_tq2_0(const BlockTQ2_0* x, float* y, int64_t k);
+void dequantize_row_iq4_nl(const BlockIQ4_NL* x, float* y, int64_t k);
+void dequantize_row_mxfp4(const BlockMXFP4* x, float* y, int64_t k);
+// Raw-byte dispatch of those four types; false (nothing done) for any other type.
+bool quantize_row_misc(Type type, const float* x, uint8_t* y, int64_t k);
+bool dequantize_row_misc(Type type, const uint8_t* x, float* y, int64_t k);
+
+// K-quants Q2_K and Q3_K (ref_k23.cc; k a multiple of 256, not checked).
+void quantize_row_q2_K_ref(const float* x, BlockQ2_K* y, int64_t k);
+void quantize_row_q3_K_ref(const float* x, BlockQ3_K* y, int64_t k);
+void dequantize_row_q2_K(const BlockQ2_K* x, float* y, int64_t k);
+void dequantize_row_q3_K(const BlockQ3_K* x, float* y, int64_t k);
 
 // The same per type, on raw bytes (x / y hold k / 32 blocks of the type).
 void quantize_row_ref(Type type, const float* x, uint8_t* y, int64_t k);

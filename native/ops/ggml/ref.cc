@@ -235,6 +235,15 @@ void quantize_row_ref(Type type, const float* x, uint8_t* y, int64_t k) {
     case Type::q5_1: return quantize_row_q5_1_ref(x, reinterpret_cast<BlockQ5_1*>(y), k);
     case Type::q8_0: return quantize_row_q8_0_ref(x, reinterpret_cast<BlockQ8_0*>(y), k);
     case Type::q8_1: return quantize_row_q8_1_ref(x, reinterpret_cast<BlockQ8_1*>(y), k);
+    case Type::q2_k: return quantize_row_q2_K_ref(x, reinterpret_cast<BlockQ2_K*>(y), k);
+    case Type::q3_k: return quantize_row_q3_K_ref(x, reinterpret_cast<BlockQ3_K*>(y), k);
+    case Type::q4_k: return quantize_row_q4_K_ref(x, reinterpret_cast<BlockQ4_K*>(y), k);
+    case Type::q5_k: return quantize_row_q5_K_ref(x, reinterpret_cast<BlockQ5_K*>(y), k);
+    case Type::q6_k: return quantize_row_q6_K_ref(x, reinterpret_cast<BlockQ6_K*>(y), k);
+    case Type::q8_k: return quantize_row_q8_K_ref(x, reinterpret_cast<BlockQ8_K*>(y), k);
+    case Type::iq4_nl: case Type::tq1_0: case Type::tq2_0: case Type::mxfp4:
+      quantize_row_misc(type, x, y, k);  // ref_misc.cc
+      return;
   }
 }
 
@@ -246,6 +255,15 @@ void dequantize_row(Type type, const uint8_t* x, float* y, int64_t k) {
     case Type::q5_1: return dequantize_row_q5_1(reinterpret_cast<const BlockQ5_1*>(x), y, k);
     case Type::q8_0: return dequantize_row_q8_0(reinterpret_cast<const BlockQ8_0*>(x), y, k);
     case Type::q8_1: return dequantize_row_q8_1(reinterpret_cast<const BlockQ8_1*>(x), y, k);
+    case Type::q2_k: return dequantize_row_q2_K(reinterpret_cast<const BlockQ2_K*>(x), y, k);
+    case Type::q3_k: return dequantize_row_q3_K(reinterpret_cast<const BlockQ3_K*>(x), y, k);
+    case Type::q4_k: return dequantize_row_q4_K(reinterpret_cast<const BlockQ4_K*>(x), y, k);
+    case Type::q5_k: return dequantize_row_q5_K(reinterpret_cast<const BlockQ5_K*>(x), y, k);
+    case Type::q6_k: return dequantize_row_q6_K(reinterpret_cast<const BlockQ6_K*>(x), y, k);
+    case Type::q8_k: return dequantize_row_q8_K(reinterpret_cast<const BlockQ8_K*>(x), y, k);
+    case Type::iq4_nl: case Type::tq1_0: case Type::tq2_0: case Type::mxfp4:
+      dequantize_row_misc(type, x, y, k);  // ref_misc.cc
+      return;
   }
 }
 

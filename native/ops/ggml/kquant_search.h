@@ -1,0 +1,25 @@
+// Pieces of ggml's reference quantizers shared by several block types (README 5.1 and 5.3): its rounding
+// to the nearest integer and the "qkx2" min/scale search of the K-quants with a minimum (Q2_K, Q4_K, Q5_K).
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+namespace kq::ggml {
+
+// GROUP_MAX_EPS: groups whose largest magnitude is below it quantize to zero.
+constexpr float kGroupMaxEps = 1e-15f;
+
+// ggml's nearest_int: add 1.5·2^23 in float and read the low 23 bits minus 2^22. Round half to even for
+// |v| < 2^22; NaN gives 0 (its payload bits are 0x400000); larger values wrap as in ggml (its assert is off).
+inline int nearest_int(float fval) {
+  const float val = fval + 12582912.0f;
+  int32_t i;
+  std::memcpy(&i, &val, sizeof i);
+  return (i & 0x007fffff) - 0x00400000;
+}
+
+// "qkx2": min/scale search over n values with weights (README 5.3). Returns the scale, *the_min = −min ≥ 0.
+float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
+                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad);
+
+}  // namespace kq::ggml
