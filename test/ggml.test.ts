@@ -85,6 +85,44 @@ function floatMismatches(got: Float32Array, want: Float32Array): string {
   return count === 0 ? 'ok' : `${count} floats differ, first ${first}`;
 }
 
+type Unspecified = { blocks: number[]; byte_range_in_block: [number, number] };
+
+// One golden case: the type's layout, quantized bytes (bytes the reference leaves unspecified, IQ4_NL's
+// near-zero blocks, are not compared but must sit in blocks with d = 0), dequantized floats bit for bit with
+// the manifest's NaN/inf counts, async twins equal to Sync. Tallies what was compared for the summary line.
+async function checkGoldenCase(type: GGMLQuantType, c: GoldenCase & { ref_unspecified?: Unspecified }): Promise<void> {
+  const info = ggmlTypeInfo(type);
+  expect([info.id, info.blockSize, info.bytesPerBlock]).toEqual([c.type_id, c.blck_size, c.type_size]);
+  const x = loadF32(c.input);
+  const ref = load(c.ref);
+  const deq = loadF32(c.ref_dequant);
+  expect(x.length).toBe(c.n_elements);
+  const q = quantizeGGMLSync(type, x);
+  expect(q.length).toBe(c.bytes);
+  const compared = q.slice();
+  let skipped = 0;
+  if (c.ref_unspecified) {
+    const [lo, hi] = c.ref_unspecified.byte_range_in_block;
+    for (const b of c.ref_unspecified.blocks) {
+      const base = b * c.type_size;
+      expect(q[base] | (q[base + 1]! << 8), `block ${b} d`).toBe(0);
+      for (let i = base + lo; i < base + hi; i++) compared[i] = ref[i]!;
+      skipped += hi - lo;
+    }
+  }
+  expect(firstByteMismatch(compared, ref)).toBe('ok');
+  expect(Buffer.from(await quantizeGGML(type, x)).equals(Buffer.from(q))).toBe(true);
+  const y = dequantizeGGMLSync(type, ref, c.n_elements);
+  expect(floatMismatches(y, deq)).toBe('ok');
+  expect(floatMismatches(await dequantizeGGML(type, ref, c.n_elements), deq)).toBe('ok');
+  const nonFinite = c.dequant_nonfinite?.ref_dequant;
+  expect(y.filter((v) => Number.isNaN(v)).length).toBe(nonFinite?.nan ?? 0);
+  expect(y.filter((v) => v === Infinity || v === -Infinity).length).toBe(nonFinite?.inf ?? 0);
+  const m = (matched[c.type] ??= { bytes: 0, floats: 0 });
+  m.bytes += ref.length - skipped;
+  m.floats += deq.length;
+}
+
 describe('ggml golden vectors (reference path)', () => {
   it('covers every legacy type on every input of the fixtures', () => {
     expect(cases.length).toBe(10);
@@ -93,33 +131,7 @@ describe('ggml golden vectors (reference path)', () => {
 
   for (const c of cases) {
     const type = c.type as GGMLQuantType;
-    it(`${c.type} ${c.input_name}: quantized bytes and dequantized floats`, async () => {
-      const info = ggmlTypeInfo(type);
-      expect([info.id, info.blockSize, info.bytesPerBlock]).toEqual([c.type_id, c.blck_size, c.type_size]);
-      const x = loadF32(c.input);
-      const ref = load(c.ref);
-      const deq = loadF32(c.ref_dequant);
-      expect(x.length).toBe(c.n_elements);
-
-      const q = quantizeGGMLSync(type, x);
-      expect(q.length).toBe(c.bytes);
-      expect(firstByteMismatch(q, ref)).toBe('ok');
-      expect(Buffer.from(await quantizeGGML(type, x)).equals(Buffer.from(ref))).toBe(true);
-
-      const y = dequantizeGGMLSync(type, ref, c.n_elements);
-      expect(floatMismatches(y, deq)).toBe('ok');
-      expect(floatMismatches(await dequantizeGGML(type, ref, c.n_elements), deq)).toBe('ok');
-      const nonFinite = c.dequant_nonfinite?.ref_dequant;
-      if (nonFinite) {
-        expect(y.filter((v) => Number.isNaN(v)).length).toBe(nonFinite.nan);
-        expect(y.filter((v) => v === Infinity || v === -Infinity).length).toBe(nonFinite.inf);
-      } else {
-        expect(y.every((v) => Number.isFinite(v))).toBe(true);
-      }
-      const m = (matched[c.type] ??= { bytes: 0, floats: 0 });
-      m.bytes += ref.length;
-      m.floats += deq.length;
-    });
+    it(`${c.type} ${c.input_name}: quantized bytes and dequantized floats`, () => checkGoldenCase(type, c));
   }
 
   it('q8_1: decodes ggml activation blocks (value = d * q) bit for bit', () => {
@@ -256,24 +268,7 @@ describe('ggml K-quants q4_k, q5_k, q6_k, q8_k', () => {
 
   for (const c of kcases) {
     const type = KQ[c.type]!;
-    it(`${c.type} ${c.input_name}: quantized bytes and dequantized floats`, async () => {
-      const info = ggmlTypeInfo(type);
-      expect([info.id, info.blockSize, info.bytesPerBlock]).toEqual([c.type_id, c.blck_size, c.type_size]);
-      const x = loadF32(c.input);
-      const ref = load(c.ref);
-      const deq = loadF32(c.ref_dequant);
-      expect(x.length).toBe(c.n_elements);
-      const q = quantizeGGMLSync(type, x);
-      expect(q.length).toBe(c.bytes);
-      expect(firstByteMismatch(q, ref)).toBe('ok');
-      expect(Buffer.from(await quantizeGGML(type, x)).equals(Buffer.from(ref))).toBe(true);
-      const y = dequantizeGGMLSync(type, ref, c.n_elements);
-      expect(floatMismatches(y, deq)).toBe('ok');
-      expect(floatMismatches(await dequantizeGGML(type, ref, c.n_elements), deq)).toBe('ok');
-      const m = (matched[c.type] ??= { bytes: 0, floats: 0 });
-      m.bytes += ref.length;
-      m.floats += deq.length;
-    });
+    it(`${c.type} ${c.input_name}: quantized bytes and dequantized floats`, () => checkGoldenCase(type, c));
   }
 
   it('q8_k: decodes ggml activation blocks bit for bit', () => {
@@ -340,7 +335,6 @@ describe('ggml K-quants q4_k, q5_k, q6_k, q8_k', () => {
 // zero blocks, round-trip bounds, thread split, shape checks.
 describe('ggml tq1_0, tq2_0, iq4_nl, mxfp4', () => {
   const MISC = ['tq1_0', 'tq2_0', 'iq4_nl', 'mxfp4'] as const;
-  type Unspecified = { blocks: number[]; byte_range_in_block: [number, number] };
   const mcases = manifest.cases.filter((c) => (MISC as readonly string[]).includes(c.type) && ['gauss', 'edge'].includes(c.input_name)) as (GoldenCase & { ref_unspecified?: Unspecified })[];
 
   it('covers tq1_0, tq2_0, iq4_nl, mxfp4 on the gauss and edge inputs', () => {
@@ -350,39 +344,7 @@ describe('ggml tq1_0, tq2_0, iq4_nl, mxfp4', () => {
 
   for (const c of mcases) {
     const type = c.type as GGMLQuantType;
-    it(`${c.type} ${c.input_name}: quantized bytes and dequantized floats`, async () => {
-      const info = ggmlTypeInfo(type);
-      expect([info.id, info.blockSize, info.bytesPerBlock]).toEqual([c.type_id, c.blck_size, c.type_size]);
-      const x = loadF32(c.input);
-      const ref = load(c.ref);
-      const deq = loadF32(c.ref_dequant);
-      expect(x.length).toBe(c.n_elements);
-      const q = quantizeGGMLSync(type, x);
-      expect(q.length).toBe(c.bytes);
-      // Bytes the reference leaves unspecified (IQ4_NL near-zero blocks) are copied from ref, so not compared.
-      const cmp = q.slice();
-      let skipped = 0;
-      if (c.ref_unspecified) {
-        const [lo, hi] = c.ref_unspecified.byte_range_in_block;
-        for (const b of c.ref_unspecified.blocks) {
-          const base = b * c.type_size;
-          expect(q[base] | (q[base + 1]! << 8), `block ${b} d`).toBe(0);
-          for (let i = base + lo; i < base + hi; i++) cmp[i] = ref[i]!;
-          skipped += hi - lo;
-        }
-      }
-      expect(firstByteMismatch(cmp, ref)).toBe('ok');
-      expect(Buffer.from(await quantizeGGML(type, x)).equals(Buffer.from(q))).toBe(true);
-      const y = dequantizeGGMLSync(type, ref, c.n_elements);
-      expect(floatMismatches(y, deq)).toBe('ok');
-      expect(floatMismatches(await dequantizeGGML(type, ref, c.n_elements), deq)).toBe('ok');
-      const nonFinite = c.dequant_nonfinite?.ref_dequant;
-      expect(y.filter((v) => Number.isNaN(v)).length).toBe(nonFinite?.nan ?? 0);
-      expect(y.filter((v) => v === Infinity || v === -Infinity).length).toBe(nonFinite?.inf ?? 0);
-      const m = (matched[c.type] ??= { bytes: 0, floats: 0 });
-      m.bytes += ref.length - skipped;
-      m.floats += deq.length;
-    });
+    it(`${c.type} ${c.input_name}: quantized bytes and dequantized floats`, () => checkGoldenCase(type, c));
   }
 
   it('zero blocks: d = 0, every trit 1 (tq), index 8 (iq4_nl), exponent 0 (mxfp4); dequantize to zeros', () => {
@@ -498,28 +460,7 @@ describe('ggml K-quants q2_k, q3_k', () => {
 
   for (const c of k23cases) {
     const type = K23[c.type]!;
-    it(`${c.type} ${c.input_name}: quantized bytes and dequantized floats`, async () => {
-      const info = ggmlTypeInfo(type);
-      expect([info.id, info.blockSize, info.bytesPerBlock]).toEqual([c.type_id, c.blck_size, c.type_size]);
-      const x = loadF32(c.input);
-      const ref = load(c.ref);
-      const deq = loadF32(c.ref_dequant);
-      expect(x.length).toBe(c.n_elements);
-      const q = quantizeGGMLSync(type, x);
-      expect(q.length).toBe(c.bytes);
-      expect(firstByteMismatch(q, ref)).toBe('ok');
-      expect(Buffer.from(await quantizeGGML(type, x)).equals(Buffer.from(ref))).toBe(true);
-      const y = dequantizeGGMLSync(type, ref, c.n_elements);
-      expect(floatMismatches(y, deq)).toBe('ok');
-      expect(floatMismatches(await dequantizeGGML(type, ref, c.n_elements), deq)).toBe('ok');
-      // Q2_K edge: fp16-overflowed scales (README 5.5) give NaN where inf meets a zero level.
-      const nonFinite = c.dequant_nonfinite?.ref_dequant;
-      expect(y.filter((v) => Number.isNaN(v)).length).toBe(nonFinite?.nan ?? 0);
-      expect(y.filter((v) => v === Infinity || v === -Infinity).length).toBe(nonFinite?.inf ?? 0);
-      const m = (matched[c.type] ??= { bytes: 0, floats: 0 });
-      m.bytes += ref.length;
-      m.floats += deq.length;
-    });
+    it(`${c.type} ${c.input_name}: quantized bytes and dequantized floats`, () => checkGoldenCase(type, c));
   }
 
   // Relative RMS error over fresh N(0, spread²) data.
