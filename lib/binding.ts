@@ -183,6 +183,58 @@ export interface NativeAddon {
   ggmlQuantize<A extends boolean>(type: number, src: Float32Array, dst: Uint8Array, async: A): OpResult<A>;
   ggmlDequantize<A extends boolean>(type: number, src: Uint8Array, dst: Float32Array, async: A): OpResult<A>;
   ggmlTypeInfo(type: number): { id: number; name: string; blockSize: number; typeSize: number };
+  // GPTQ (native/ops/gptq/gptq.h). input: 0 f32, 1 f16 bits, 2 bf16 bits.
+  gptqHessianAdd<A extends boolean>(
+    h: Float32Array,
+    cols: number,
+    samples: number,
+    x: Float32Array | Uint16Array,
+    input: number,
+    tokens: number,
+    count: number,
+    async: A,
+  ): OpResult<A>;
+  // report = [damp, dampFraction, loss, gptqError, rtnError, deadColumns]
+  gptqQuantize<A extends boolean>(
+    w: Float32Array,
+    rows: number,
+    cols: number,
+    h: Float32Array,
+    bits: number,
+    sym: boolean,
+    mse: boolean,
+    groupSize: number,
+    actOrder: boolean,
+    staticGroups: boolean,
+    damp: number,
+    dampAuto: boolean,
+    blockSize: number,
+    errors: boolean,
+    codes: Uint8Array,
+    scales: Float32Array,
+    zeros: Float32Array,
+    gIdx: Int32Array,
+    perm: Int32Array | null,
+    dequant: Float32Array | null,
+    report: Float64Array,
+    async: A,
+  ): OpResult<A>;
+  gptqQuantizeRTN<A extends boolean>(
+    w: Float32Array,
+    rows: number,
+    cols: number,
+    bits: number,
+    sym: boolean,
+    mse: boolean,
+    groupSize: number,
+    codes: Uint8Array,
+    scales: Float32Array,
+    zeros: Float32Array,
+    gIdx: Int32Array,
+    perm: Int32Array | null,
+    dequant: Float32Array | null,
+    async: A,
+  ): OpResult<A>;
 }
 
 // The package root holds package.json, build/ and prebuilds/; this file runs from lib/ (tests) or

@@ -10,5 +10,6 @@ void register_linear(Napi::Env env, Napi::Object exports);
 void register_bnb(Napi::Env env, Napi::Object exports);
 void register_int8mm(Napi::Env env, Napi::Object exports);
 void register_ggml(Napi::Env env, Napi::Object exports);
+void register_gptq(Napi::Env env, Napi::Object exports);
 
 }  // namespace kq::napi
