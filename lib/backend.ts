@@ -1,7 +1,7 @@
 // What this process can run on, and the device an op should use.
 import { DeviceCode, native, type NativeBackendInfo } from './binding.js';
 import { callSync } from './errors.js';
-import { expectOneOf } from './validate.js';
+import { expectInteger, expectOneOf } from './validate.js';
 
 export type SimdLevel = 'scalar' | 'avx2' | 'avx512';
 export type Device = 'cpu' | 'cuda' | 'auto';
@@ -20,6 +20,13 @@ export function backend(): BackendInfo {
 export function setSimd(level: SimdLevel): void {
   expectOneOf(level, 'level', ['scalar', 'avx2', 'avx512'] as const);
   callSync(() => native.setSimd(level));
+}
+
+// Limits kquant's CPU ops to `threads` (1 … backend().threadsMax) from the next call on; affects every op in
+// the process. Benchmarks compare one thread with all this way.
+export function setThreads(threads: number): void {
+  const max = native.backendInfo().threadsMax;
+  callSync(() => native.setThreads(expectInteger(threads, 'threads', 1, max)));
 }
 
 // 'auto' picks CUDA when it is usable; an explicit 'cuda' without it fails in the op with the reason.

@@ -31,7 +31,10 @@ export interface NativeBackendInfo {
   simd: 'scalar' | 'avx2' | 'avx512';
   simdBest: 'scalar' | 'avx2' | 'avx512';
   simdNote: string;
+  /** Threads a parallel op uses now (setThreads lowers it). */
   threads: number;
+  /** Threads in kquant's pool: the cores, or KQUANT_THREADS. */
+  threadsMax: number;
   cpu: { avx2: boolean; avx512: boolean; avx512vnni: boolean; avx512bf16: boolean };
   cuda: {
     compiled: boolean;
@@ -49,6 +52,7 @@ type OpResult<A extends boolean> = A extends true ? Promise<void> : void;
 export interface NativeAddon {
   backendInfo(): NativeBackendInfo;
   setSimd(level: string): void;
+  setThreads(threads: number): void;
   /** memcpy on kquant's thread pool (the benchmarks' bandwidth ceiling). */
   copy(src: Uint8Array, dst: Uint8Array): void;
   toHalf<A extends boolean>(src: Float32Array, dst: Uint16Array, kind: HalfKind, device: DeviceCode, async: A): OpResult<A>;

@@ -1,6 +1,6 @@
 // kquant's public API.
 export { KquantError, type KquantErrorCode } from './errors.js';
-export { backend, setSimd, type BackendInfo, type Device, type SimdLevel } from './backend.js';
+export { backend, setSimd, setThreads, type BackendInfo, type Device, type SimdLevel } from './backend.js';
 export { tensor, zeros, numel, dtypeSize, type DType, type HostTensor } from './tensor.js';
 export {
   toFloat16,

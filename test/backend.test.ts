@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { KquantError, backend, quantizeAbsmaxSync, setSimd } from '../lib/index.js';
+import { KquantError, backend, quantizeAbsmaxSync, setSimd, setThreads } from '../lib/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -48,7 +48,22 @@ describe('environment overrides', () => {
   });
 
   it('KQUANT_THREADS sizes the pool', () => {
-    expect(JSON.parse(child(probe, { KQUANT_THREADS: '3' })).threads).toBe(3);
+    const info = JSON.parse(child(probe, { KQUANT_THREADS: '3' }));
+    expect(info.threads).toBe(3);
+    expect(info.threadsMax).toBe(3);
+  });
+
+  it('setThreads limits the pool at run time without changing results', () => {
+    const code = `import('./dist/lib/index.js').then(k => {
+      const x = new Float32Array(1 << 20).map((_, i) => Math.sin(i * 0.37) * (1 + (i % 97)));
+      const all = k.quantizeAbsmaxSync(x, { shape: [1024, 1024], axis: 0, device: 'cpu' });
+      k.setThreads(1);
+      const one = k.quantizeAbsmaxSync(x, { shape: [1024, 1024], axis: 0, device: 'cpu' });
+      const same = Buffer.compare(Buffer.from(all.values.buffer), Buffer.from(one.values.buffer)) === 0;
+      let bad = ''; try { k.setThreads(5); } catch (e) { bad = e.code; }
+      console.log(JSON.stringify({ threads: k.backend().threads, max: k.backend().threadsMax, same, bad }));
+    })`;
+    expect(JSON.parse(child(code, { KQUANT_THREADS: '4' }))).toEqual({ threads: 1, max: 4, same: true, bad: 'KQ_INVALID_ARGUMENT' });
   });
 });
 

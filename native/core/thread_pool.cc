@@ -26,8 +26,8 @@ thread_local bool inside_pool = false;
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads) : size_(threads) {
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  explicit ThreadPool(int threads) : size_(threads), limit_(threads) {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
   }
 
   // The pool lives until process exit; joining at static destruction would race with Node's own
@@ -37,18 +37,21 @@ class ThreadPool {
   }
 
   int size() const { return size_; }
+  int limit() const { return limit_.load(); }
+  void set_limit(int threads) { limit_.store(std::max(1, std::min(threads, size_))); }
 
   void run(int64_t count, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
     if (count <= 0) return;
     grain = std::max<int64_t>(grain, 1);
     const int64_t chunks = (count + grain - 1) / grain;
-    if (size_ == 1 || chunks == 1 || inside_pool) {
+    const int threads = limit_.load();
+    if (threads == 1 || chunks == 1 || inside_pool) {
       body(0, count);
       return;
     }
     std::lock_guard<std::mutex> caller_turn(caller_mutex_);
     // Chunks several times the thread count balance uneven work without much scheduling overhead.
-    const int64_t target_chunks = std::min<int64_t>(chunks, static_cast<int64_t>(size_) * 4);
+    const int64_t target_chunks = std::min<int64_t>(chunks, static_cast<int64_t>(threads) * 4);
     const int64_t chunk = (count + target_chunks - 1) / target_chunks;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -56,6 +59,7 @@ class ThreadPool {
       count_ = count;
       chunk_ = chunk;
       next_.store(0);
+      participants_ = threads;
       active_ = static_cast<int>(workers_.size());
       ++generation_;
     }
@@ -77,7 +81,8 @@ class ThreadPool {
     }
   }
 
-  void worker_loop() {
+  // Worker `index` (1-based; the caller is 0) sits out runs limited to fewer threads.
+  void worker_loop(int index) {
     inside_pool = true;
     uint64_t seen = 0;
     for (;;) {
@@ -86,13 +91,15 @@ class ThreadPool {
         wake_.wait(lock, [&] { return generation_ != seen; });
         seen = generation_;
       }
-      work();
+      if (index < participants_) work();
       std::lock_guard<std::mutex> lock(mutex_);
       if (--active_ == 0) done_.notify_one();
     }
   }
 
   const int size_;
+  std::atomic<int> limit_;
+  int participants_ = 1;  // written under mutex_ before a run's generation is published
   std::vector<std::thread> workers_;
   std::mutex caller_mutex_;
   std::mutex mutex_;
@@ -118,6 +125,10 @@ void parallel_for(int64_t count, int64_t grain, const std::function<void(int64_t
   pool().run(count, grain, body);
 }
 
-int thread_count() { return pool().size(); }
+int thread_count() { return pool().limit(); }
+
+int thread_pool_size() { return pool().size(); }
+
+void set_thread_limit(int threads) { pool().set_limit(threads); }
 
 }  // namespace kq

@@ -18,6 +18,7 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   out.Set("simdBest", simd_level_name(best_simd_level()));
   out.Set("simdNote", simd_level_note());
   out.Set("threads", thread_count());
+  out.Set("threadsMax", thread_pool_size());
   const CpuFeatures& f = cpu_features();
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("avx2", f.avx2);
@@ -49,6 +50,11 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value set_threads(const Napi::CallbackInfo& info) {
+  set_thread_limit(static_cast<int>(int_arg(info, 0, "threads", 1, thread_pool_size())));
+  return info.Env().Undefined();
+}
+
 Napi::Value set_simd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) throw Napi::TypeError::New(env, "Expected 'scalar', 'avx2' or 'avx512' for level");
@@ -74,6 +80,7 @@ Napi::Value copy(const Napi::CallbackInfo& info) {
 void register_backend(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New(env, backend_info, "backendInfo"));
   exports.Set("setSimd", Napi::Function::New(env, set_simd, "setSimd"));
+  exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));
   exports.Set("copy", Napi::Function::New(env, copy, "copy"));
 }
 
