@@ -239,6 +239,12 @@ export interface NativeAddon {
     dequant: Float32Array | null,
     async: A,
   ): OpResult<A>;
+  // GPTQ checkpoint packing (native/ops/gptq/pack.h). codes u8 [out, in] ⇄ qweight i32 [in·bits/32, out];
+  // zeros i32 [out, groups] ⇄ qzeros i32 [groups, out·bits/32]; format 0 v1 ("gptq") | 1 v2 ("gptq_v2").
+  gptqPackQweight<A extends boolean>(codes: Uint8Array, qweight: Int32Array, out: number, inFeatures: number, bits: number, async: A): OpResult<A>;
+  gptqUnpackQweight<A extends boolean>(codes: Uint8Array, qweight: Int32Array, out: number, inFeatures: number, bits: number, async: A): OpResult<A>;
+  gptqPackQzeros<A extends boolean>(zeros: Int32Array, qzeros: Int32Array, out: number, groups: number, bits: number, format: number, async: A): OpResult<A>;
+  gptqUnpackQzeros<A extends boolean>(zeros: Int32Array, qzeros: Int32Array, out: number, groups: number, bits: number, format: number, async: A): OpResult<A>;
 }
 
 // The package root holds package.json, build/ and prebuilds/; this file runs from lib/ (tests) or

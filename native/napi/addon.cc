@@ -15,6 +15,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   kq::napi::register_int8mm(env, exports);
   kq::napi::register_ggml(env, exports);
   kq::napi::register_gptq(env, exports);
+  kq::napi::register_gptq_pack(env, exports);
   return exports;
 }
 

@@ -11,5 +11,6 @@ void register_bnb(Napi::Env env, Napi::Object exports);
 void register_int8mm(Napi::Env env, Napi::Object exports);
 void register_ggml(Napi::Env env, Napi::Object exports);
 void register_gptq(Napi::Env env, Napi::Object exports);
+void register_gptq_pack(Napi::Env env, Napi::Object exports);
 
 }  // namespace kq::napi

@@ -7,6 +7,10 @@
 #include "../core/thread_pool.h"
 #include "check.h"
 
+namespace kq::test {
+void gptq_pack_suite();  // test_gptq_pack.cc
+}  // namespace kq::test
+
 namespace {
 
 void run_level(kq::SimdLevel level) {
@@ -51,6 +55,7 @@ int main() {
   std::printf("threads: %d, best simd: %s\n", kq::thread_count(), kq::simd_level_name(kq::best_simd_level()));
   kq::test::core_suite();
   kq::test::ggml_suite();  // scalar only: one run, not per SIMD level
+  kq::test::gptq_pack_suite();  // bit shuffling: scalar only
   for (kq::SimdLevel level : {kq::SimdLevel::scalar, kq::SimdLevel::avx2, kq::SimdLevel::avx512}) run_level(level);
   run_cuda();
   const kq::test::Tally& t = kq::test::tally();
