@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import type { BackendInfo } from '../lib/index.js';
 import { kquantVersion } from '../lib/cli/package-version.js';
 import type { Bandwidth } from './bandwidth.js';
+import type { GPTQBenchResult } from './gptq.js';
 import type { Variant } from './variants.js';
 
 export interface Machine {
@@ -44,6 +45,8 @@ export interface BenchReport {
   machine: Machine;
   bandwidth: Bandwidth;
   results: BenchResult[];
+  /** The GPTQ layer benchmark, when it ran. */
+  gptq?: GPTQBenchResult;
 }
 
 export function describeMachine(info: BackendInfo): Machine {

@@ -1,6 +1,7 @@
 // Runs the suite: the copy bandwidth first, then every selected op at every size on every variant.
 import { backend } from '../lib/index.js';
 import { bandwidthBufferBytes, measureCopyBandwidth } from './bandwidth.js';
+import { runGPTQBench } from './gptq.js';
 import type { BenchOp } from './op.js';
 import { randomFloats } from './random.js';
 import { buildReport, type BenchReport, type Measurement } from './report.js';
@@ -11,9 +12,14 @@ export interface BenchOptions {
   quick: boolean;
   ops: readonly BenchOp[];
   sizes: readonly number[];
+  /** Also run the GPTQ layer benchmark (bench/gptq.ts). */
+  gptq?: boolean;
 }
 
-export type BenchStep = { kind: 'bandwidth'; bufferBytes: number } | { kind: 'op'; op: BenchOp; variant: Variant; elements: number };
+export type BenchStep =
+  | { kind: 'bandwidth'; bufferBytes: number }
+  | { kind: 'op'; op: BenchOp; variant: Variant; elements: number }
+  | { kind: 'layer'; label: string };
 
 /** Sent when a step starts (no GBps) and when it ends (with the GB/s it measured). */
 export interface ProgressEvent {
@@ -28,7 +34,7 @@ export function runBench(options: BenchOptions, onProgress: (event: ProgressEven
   const info = backend();
   const variants = availableVariants(info);
   const timing = options.quick ? QUICK_TIMING : DEFAULT_TIMING;
-  const total = 1 + options.ops.length * options.sizes.length * variants.length;
+  const total = 1 + options.ops.length * options.sizes.length * variants.length + (options.gptq ? 1 : 0);
   let done = 0;
 
   const bandwidthStep: BenchStep = { kind: 'bandwidth', bufferBytes: bandwidthBufferBytes(options.quick) };
@@ -56,5 +62,10 @@ export function runBench(options: BenchOptions, onProgress: (event: ProgressEven
   } finally {
     selectVariant(info.simd);
   }
-  return buildReport(info, bandwidth, measurements);
+  const report = buildReport(info, bandwidth, measurements);
+  if (options.gptq) {
+    report.gptq = runGPTQBench(options.quick, (label) => onProgress({ done, total, step: { kind: 'layer', label } }));
+    onProgress({ done: ++done, total, step: { kind: 'layer', label: 'gptq' } });
+  }
+  return report;
 }

@@ -33,6 +33,21 @@ describe('kquant CLI', () => {
     }
     // The table goes to stderr when JSON takes stdout.
     expect(run.stderr).toMatch(/int8 quantize absmax per-block 64/);
+    expect(report.gptq).toBeUndefined();
+  });
+
+  it('bench --ops gptq times the Hessian and the solve at one thread and at all', () => {
+    const run = kquant('bench', '--quick', '--ops', 'gptq', '--json', '-');
+    expect(run.status).toBe(0);
+    const { gptq } = JSON.parse(run.stdout);
+    expect(gptq).toMatchObject({ rows: 512, cols: 512, tokens: 256, config: { bits: 4, groupSize: 128 } });
+    expect(gptq.runs[0].threads).toBe(1);
+    for (const r of gptq.runs) {
+      expect(r.hessianSeconds).toBeGreaterThan(0);
+      expect(r.solveSeconds).toBeGreaterThan(0);
+      expect(r.hessianGBps).toBeCloseTo((256 * 512 * 4) / r.hessianSeconds / 1e9, 6);
+    }
+    expect(run.stderr).toMatch(/GPTQ, one 512x512 layer/);
   });
 
   it('rejects unknown commands, flags and sizes with exit status 2', () => {

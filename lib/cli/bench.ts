@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { runBench } from '../../bench/run.js';
 import { DEFAULT_SIZES, QUICK_SIZES, parseSize } from '../../bench/sizes.js';
 import { ALL_OPS, selectOps } from '../../bench/suites/index.js';
+import { formatGPTQTable } from './bench-gptq-table.js';
 import { formatBenchTable } from './bench-table.js';
 import { createProgress } from './progress.js';
 import { UsageError } from './usage.js';
@@ -29,20 +30,23 @@ function asUsage<T>(parse: () => T): T {
 }
 
 export function benchCommand(flags: BenchFlags): void {
-  const ops = flags.ops === undefined ? ALL_OPS : asUsage(() => selectOps(list(flags.ops!)));
+  // 'gptq' in --ops selects the GPTQ layer benchmark, which runs by default.
+  const named = flags.ops === undefined ? undefined : list(flags.ops);
+  const gptq = named === undefined || named.includes('gptq');
+  const ops = named === undefined ? ALL_OPS : asUsage(() => selectOps(named.filter((id) => id !== 'gptq')));
   const sizes = flags.sizes === undefined ? (flags.quick ? QUICK_SIZES : DEFAULT_SIZES) : asUsage(() => list(flags.sizes!).map(parseSize));
-  if (ops.length === 0) throw new UsageError('Expected at least one op in --ops');
+  if (ops.length === 0 && !gptq) throw new UsageError('Expected at least one op in --ops');
   if (sizes.length === 0) throw new UsageError('Expected at least one size in --sizes');
 
   const progress = createProgress(process.stderr);
   let report;
   try {
-    report = runBench({ quick: flags.quick, ops, sizes }, (event) => progress.update(event));
+    report = runBench({ quick: flags.quick, ops, sizes, gptq }, (event) => progress.update(event));
   } finally {
     progress.finish();
   }
 
-  const table = formatBenchTable(report, ops);
+  const table = formatBenchTable(report, ops) + (report.gptq ? formatGPTQTable(report.gptq) : '');
   const json = JSON.stringify(report, null, 2) + '\n';
   if (flags.json === '-') {
     process.stderr.write(table);

@@ -6,6 +6,7 @@ import { formatBytes, formatCount, formatFixed } from './units.js';
 const BAR_WIDTH = 24;
 
 function describeStep(step: BenchStep): string {
+  if (step.kind === 'layer') return step.label;
   return step.kind === 'bandwidth'
     ? `copy bandwidth, ${formatBytes(step.bufferBytes)} buffers`
     : `${step.op.id} ${step.variant} ${formatCount(step.elements)}`;
