@@ -9,6 +9,7 @@
 
 namespace kq::test {
 void gptq_pack_suite();  // test_gptq_pack.cc
+void gptq_suite();  // test_gptq.cc: compares every sweep table itself
 }  // namespace kq::test
 
 namespace {
@@ -56,6 +57,7 @@ int main() {
   kq::test::core_suite();
   kq::test::ggml_suite();  // scalar only: one run, not per SIMD level
   kq::test::gptq_pack_suite();  // bit shuffling: scalar only
+  kq::test::gptq_suite();
   for (kq::SimdLevel level : {kq::SimdLevel::scalar, kq::SimdLevel::avx2, kq::SimdLevel::avx512}) run_level(level);
   run_cuda();
   const kq::test::Tally& t = kq::test::tally();

@@ -12,6 +12,7 @@
 #include "../../core/thread_pool.h"
 #include "../dense/dense.h"
 #include "gptq.h"
+#include "sweep.h"
 
 namespace kq::gptq {
 namespace {
@@ -95,51 +96,73 @@ struct Problem {
   double* row_loss;          // [rows]
 };
 
-// One band of rows [r0, r1) through every block.
+// Quantizer parameters of one tile for the segment of columns starting at j, and where the segment ends
+// (the next group boundary, a column of another static group, or the end of the block).
+int64_t segment_params(const Problem& p, int64_t ra, int64_t lanes, int64_t j, int64_t i2, float* scale, float* zero) {
+  if (p.group_size <= 0) return i2;
+  if (p.static_groups) {
+    const int64_t g = p.perm[j] / p.group_size;
+    for (int64_t l = 0; l < lanes; ++l) {
+      scale[l] = p.static_scale[(ra + l) * p.groups + g];
+      zero[l] = p.static_zero[(ra + l) * p.groups + g];
+    }
+    int64_t end = j + 1;
+    while (end < i2 && p.perm[end] / p.group_size == g) ++end;
+    return end;
+  }
+  if (j % p.group_size == 0) {
+    const int64_t width = std::min(p.group_size, p.cols - j);
+    for (int64_t l = 0; l < lanes; ++l) {
+      const int64_t r = ra + l;
+      find_params(p.work + r * p.cols + j, width, p.grid, &scale[l], &zero[l]);
+      p.out->scales[r * p.groups + j / p.group_size] = scale[l];
+      p.out->zeros[r * p.groups + j / p.group_size] = zero[l];
+    }
+  }
+  return std::min(i2, (j / p.group_size + 1) * p.group_size);
+}
+
+// One band of rows [r0, r1) through every block, kLanes rows at a time inside a block.
 void solve_band(const Problem& p, int64_t r0, int64_t r1) {
-  const int64_t cols = p.cols, band = r1 - r0, maxq = p.grid.maxq();
+  const SweepKernels& kern = active_sweep();
+  const int64_t cols = p.cols, band = r1 - r0, tiles = (band + kLanes - 1) / kLanes;
   std::vector<float> err(static_cast<size_t>(band * p.block));
-  std::vector<float> w1(static_cast<size_t>(p.block));
-  std::vector<float> scale(static_cast<size_t>(band)), zero(static_cast<size_t>(band));
+  std::vector<float> w1(static_cast<size_t>(p.block * kLanes)), code(w1.size()), deq(w1.size()), e(w1.size());
+  // Per tile: the current group's parameters, kept across blocks (a group may span several); padding lanes
+  // get a harmless 1/0 so they never produce NaN.
+  std::vector<float> scale(static_cast<size_t>(tiles * kLanes), 1.0f), zero(scale.size(), 0.0f);
   for (int64_t r = r0; r < r1; ++r) {
     scale[r - r0] = p.row_scale[r];
     zero[r - r0] = p.row_zero[r];
   }
   for (int64_t i1 = 0; i1 < cols; i1 += p.block) {
     const int64_t i2 = std::min(cols, i1 + p.block), count = i2 - i1;
-    for (int64_t r = r0; r < r1; ++r) {
-      float* wr = p.work + r * cols;
-      float& s = scale[r - r0];
-      float& z = zero[r - r0];
-      std::copy(wr + i1, wr + i2, w1.begin());
-      double loss = 0.0;
-      for (int64_t i = 0; i < count; ++i) {
-        const int64_t j = i1 + i;
-        if (p.group_size > 0) {
-          if (p.static_groups) {
-            const int64_t g = p.perm[j] / p.group_size;
-            s = p.static_scale[r * p.groups + g];
-            z = p.static_zero[r * p.groups + g];
-          } else if (j % p.group_size == 0) {
-            find_params(wr + j, std::min(p.group_size, cols - j), p.grid, &s, &z);
-            p.out->scales[r * p.groups + j / p.group_size] = s;
-            p.out->zeros[r * p.groups + j / p.group_size] = z;
-          }
-        }
-        const int code = quantize_code(w1[i], s, z, static_cast<int>(maxq));
-        const float deq = dequantize_code(code, s, z);
-        const int64_t orig = p.perm[j];
-        p.out->codes[r * cols + orig] = static_cast<uint8_t>(code);
-        p.q[r * cols + orig] = deq;
-        const float* hrow = p.hinv + j * cols;
-        const float d = hrow[j];
-        const float diff = w1[i] - deq;
-        loss += static_cast<double>(diff * diff / (d * d));
-        const float e = diff / d;
-        err[(r - r0) * p.block + i] = e;
-        for (int64_t c = i + 1; c < count; ++c) w1[c] -= e * hrow[i1 + c];
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t ra = r0 + t * kLanes, lanes = std::min(kLanes, r1 - ra);
+      for (int64_t i = 0; i < count; ++i)
+        for (int64_t l = 0; l < kLanes; ++l) w1[i * kLanes + l] = l < lanes ? p.work[(ra + l) * cols + i1 + i] : 0.0f;
+      float* tile_scale = scale.data() + t * kLanes;
+      float* tile_zero = zero.data() + t * kLanes;
+      const SweepTile tile{w1.data(), count, p.hinv + i1 * cols + i1, cols, tile_scale, tile_zero,
+                           static_cast<float>(p.grid.maxq()), code.data(), deq.data(), e.data()};
+      for (int64_t j = i1; j < i2;) {
+        const int64_t end = segment_params(p, ra, lanes, j, i2, tile_scale, tile_zero);
+        kern.sweep(tile, j - i1, end - i1);
+        j = end;
       }
-      p.row_loss[r] += loss / 2.0;
+      for (int64_t l = 0; l < lanes; ++l) {
+        const int64_t r = ra + l;
+        double loss = 0.0;
+        for (int64_t i = 0; i < count; ++i) {
+          const int64_t orig = p.perm[i1 + i];
+          p.out->codes[r * cols + orig] = static_cast<uint8_t>(code[i * kLanes + l]);
+          p.q[r * cols + orig] = deq[i * kLanes + l];
+          const float ei = e[i * kLanes + l];
+          err[(r - r0) * p.block + i] = ei;
+          loss += static_cast<double>(ei) * ei;
+        }
+        p.row_loss[r] += loss / 2.0;
+      }
     }
     if (i2 < cols)
       dense::gemm_f32(band, cols - i2, count, err.data(), p.block, p.hinv + i1 * cols + i2, cols,
