@@ -140,3 +140,31 @@ export {
   type GGUFWriteTensor,
   type GGUFWriteValue,
 } from './formats/gguf.js';
+export {
+  packGPTQ,
+  packGPTQSync,
+  unpackGPTQ,
+  unpackGPTQSync,
+  dequantizeGPTQ,
+  dequantizeGPTQSync,
+  checkGPTQTensors,
+  gptqGroupCount,
+  gptqPackUnit,
+  GPTQ_FORMATS,
+  GPTQ_PACK_BITS,
+  type GPTQFormat,
+  type GPTQPackBits,
+  type GPTQTensors,
+  type PackGPTQInput,
+  type UnpackedGPTQ,
+} from './ops/gptq-pack.js';
+export {
+  writeGPTQCheckpoint,
+  readGPTQCheckpoint,
+  gptqConfigJson,
+  GPTQ_CONFIG_FILE,
+  GPTQ_WEIGHTS_FILE,
+  type GPTQCheckpoint,
+  type GPTQCheckpointConfig,
+  type GPTQCheckpointLayer,
+} from './formats/gptq-checkpoint.js';
