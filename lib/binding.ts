@@ -245,6 +245,35 @@ export interface NativeAddon {
   gptqUnpackQweight<A extends boolean>(codes: Uint8Array, qweight: Int32Array, out: number, inFeatures: number, bits: number, async: A): OpResult<A>;
   gptqPackQzeros<A extends boolean>(zeros: Int32Array, qzeros: Int32Array, out: number, groups: number, bits: number, format: number, async: A): OpResult<A>;
   gptqUnpackQzeros<A extends boolean>(zeros: Int32Array, qzeros: Int32Array, out: number, groups: number, bits: number, format: number, async: A): OpResult<A>;
+  // Prepared-weight handles (native/napi/weights.h): an opaque External a family's prepare op fills.
+  weightsNew(kind: string, device: DeviceCode): unknown;
+  weightsInfo(handle: unknown): { kind: string; device: DeviceCode; bytes: number; disposed: boolean };
+  weightsDispose(handle: unknown): void;
+  // int4 GEMV (native/ops/int4/int4.h). format 0 v1 ("gptq") | 1 v2; xType 0 f32 | 1 f16 | 2 bf16 (x a
+  // Uint16Array of bits); activations 0 int8 | 1 f32.
+  int4Prepare<A extends boolean>(
+    handle: unknown,
+    qweight: Int32Array,
+    qzeros: Int32Array | null,
+    scales: Uint16Array,
+    gIdx: Int32Array | null,
+    n: number,
+    k: number,
+    groups: number,
+    groupSize: number,
+    format: number,
+    async: A,
+  ): OpResult<A>;
+  int4Matmul<A extends boolean>(
+    handle: unknown,
+    x: Float32Array | Uint16Array,
+    xType: number,
+    m: number,
+    bias: Float32Array | null,
+    y: Float32Array,
+    activations: number,
+    async: A,
+  ): OpResult<A>;
 }
 
 // The package root holds package.json, build/ and prebuilds/; this file runs from lib/ (tests) or

@@ -168,3 +168,16 @@ export {
   type GPTQCheckpointConfig,
   type GPTQCheckpointLayer,
 } from './formats/gptq-checkpoint.js';
+export {
+  prepareInt4Weights,
+  prepareInt4WeightsSync,
+  int4Matmul,
+  int4MatmulSync,
+  Int4Weights,
+  type Int4Tensors,
+  type Int4Format,
+  type Int4XDType,
+  type Int4Activations,
+  type PrepareInt4Options,
+  type Int4MatmulOptions,
+} from './ops/int4.js';

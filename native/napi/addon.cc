@@ -16,6 +16,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   kq::napi::register_ggml(env, exports);
   kq::napi::register_gptq(env, exports);
   kq::napi::register_gptq_pack(env, exports);
+  kq::napi::register_weights(env, exports);
+  kq::napi::register_int4(env, exports);
   return exports;
 }
 

@@ -12,5 +12,7 @@ void register_int8mm(Napi::Env env, Napi::Object exports);
 void register_ggml(Napi::Env env, Napi::Object exports);
 void register_gptq(Napi::Env env, Napi::Object exports);
 void register_gptq_pack(Napi::Env env, Napi::Object exports);
+void register_weights(Napi::Env env, Napi::Object exports);
+void register_int4(Napi::Env env, Napi::Object exports);
 
 }  // namespace kq::napi

@@ -10,6 +10,8 @@
 namespace kq::test {
 void gptq_pack_suite();  // test_gptq_pack.cc
 void gptq_suite();  // test_gptq.cc: compares every sweep table itself
+void dense_suite();  // test_dense.cc: the active kernel table and the drivers, per SIMD level
+void int4_suite();  // test_int4.cc: compares every kernel table itself
 }  // namespace kq::test
 
 namespace {
@@ -29,6 +31,7 @@ void run_level(kq::SimdLevel level) {
   kq::test::convert_driver_suite();
   kq::test::bnb_driver_suite();
   kq::test::int8mm_suite();
+  kq::test::dense_suite();
   const kq::test::Tally& after = kq::test::tally();
   std::printf("simd %s: %d passed, %d failed\n", name, after.passed - before.passed, after.failed - before.failed);
 }
@@ -58,6 +61,7 @@ int main() {
   kq::test::ggml_suite();  // scalar only: one run, not per SIMD level
   kq::test::gptq_pack_suite();  // bit shuffling: scalar only
   kq::test::gptq_suite();
+  kq::test::int4_suite();  // names each kernel table: one run
   for (kq::SimdLevel level : {kq::SimdLevel::scalar, kq::SimdLevel::avx2, kq::SimdLevel::avx512}) run_level(level);
   run_cuda();
   const kq::test::Tally& t = kq::test::tally();

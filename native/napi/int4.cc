@@ -1,0 +1,91 @@
+// Glue for the int4 GEMV (ops/int4/int4.h). int4Prepare fills a weights handle (weights.h) with the prepared
+// layout, on the job thread when async; int4Matmul reads it. Buffer lengths are checked against the shapes
+// here or in int4::prepare, so no JS argument can make a kernel read out of bounds; lib/ops/int4.ts validates
+// fully first.
+#include "args.h"
+#include "async_job.h"
+#include "ops/int4/int4.h"
+#include "register.h"
+#include "weights.h"
+
+namespace kq::napi {
+namespace {
+
+constexpr int64_t kMaxDim = int64_t(1) << 31;
+constexpr const char* kKind = "int4";
+
+bool is_product(int64_t length, int64_t a, int64_t b) {
+  return static_cast<long double>(a) * static_cast<long double>(b) == static_cast<long double>(length);
+}
+
+// int4Prepare(handle, qweight i32, qzeros i32|null, scales u16, gIdx i32|null, n, k, groups, groupSize,
+//             format, async)
+Napi::Value prepare(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::shared_ptr<WeightsHolder> holder = weights_arg(info, 0);
+  const ArrayArg qweight = typed_array(info, 1, "qweight", napi_int32_array);
+  const ArrayArg qzeros = typed_array_of(info, 2, "qzeros", {napi_int32_array}, true);
+  const ArrayArg scales = typed_array(info, 3, "scales", napi_uint16_array);
+  const ArrayArg g_idx = typed_array_of(info, 4, "gIdx", {napi_int32_array}, true);
+  int4::CheckpointTensors t;
+  t.n = int_arg(info, 5, "n", 1, kMaxDim);
+  t.k = int_arg(info, 6, "k", 1, kMaxDim);
+  t.groups = int_arg(info, 7, "groups", 1, kMaxDim);
+  t.group_size = int_arg(info, 8, "groupSize", -1, kMaxDim);
+  t.format = static_cast<int4::Format>(int_arg(info, 9, "format", 0, 1));
+  const bool async = bool_arg(info, 10, "async");
+  require_arg(env, holder->kind == kKind && !holder->data, "Expected a new int4 weights handle");
+  t.qweight = static_cast<const int32_t*>(qweight.data);
+  t.qweight_len = qweight.length;
+  t.qzeros = static_cast<const int32_t*>(qzeros.data);
+  t.qzeros_len = qzeros.length;
+  t.scales = static_cast<const uint16_t*>(scales.data);
+  t.scales_len = scales.length;
+  t.g_idx = static_cast<const int32_t*>(g_idx.data);
+  t.g_idx_len = g_idx.length;
+  auto work = [holder, t] {
+    std::shared_ptr<int4::PreparedInt4> w;
+    KQ_RETURN_IF_ERROR(int4::prepare(t, holder->device, &w));
+    holder->bytes = w->bytes();
+    holder->data = std::move(w);
+    return Status::success();
+  };
+  return run_op(env, async, "kquant.int4Prepare", work, {info[1], info[2], info[3], info[4]});
+}
+
+// int4Matmul(handle, x f32|u16, xType, m, bias f32|null, y f32, activations, async)
+Napi::Value matmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::shared_ptr<const int4::PreparedInt4> w = prepared_weights<int4::PreparedInt4>(info, 0, kKind);
+  const ArrayArg x = typed_array_of(info, 1, "x", {napi_float32_array, napi_uint16_array});
+  const auto x_type = static_cast<int4::XType>(int_arg(info, 2, "xType", 0, 2));
+  const int64_t m = int_arg(info, 3, "m", 0, kMaxDim);
+  const ArrayArg bias = typed_array_of(info, 4, "bias", {napi_float32_array}, true);
+  const ArrayArg y = typed_array(info, 5, "y", napi_float32_array);
+  const auto activations = static_cast<int4::Activations>(int_arg(info, 6, "activations", 0, 1));
+  const bool async = bool_arg(info, 7, "async");
+  require_arg(env, (x.type == napi_float32_array) == (x_type == int4::XType::f32),
+              "x must be a Float32Array for xType f32 and a Uint16Array for f16/bf16");
+  require_arg(env, is_product(x.length, m, w->k), "x must have m * k elements");
+  require_arg(env, is_product(y.length, m, w->n), "y must have m * n elements");
+  require_arg(env, !bias.data || bias.length == w->n, "bias must have n elements");
+  int4::MatmulArgs args;
+  args.x = x.data;
+  args.x_type = x_type;
+  args.m = m;
+  args.bias = static_cast<const float*>(bias.data);
+  args.y = static_cast<float*>(y.data);
+  args.activations = activations;
+  // The job holds its own reference on the weights: a dispose() meanwhile frees them after the call.
+  return run_op(env, async, "kquant.int4Matmul", [w, args] { return int4::matmul(*w, args); },
+                {info[1], info[4], info[5]});
+}
+
+}  // namespace
+
+void register_int4(Napi::Env env, Napi::Object exports) {
+  exports.Set("int4Prepare", Napi::Function::New(env, prepare, "int4Prepare"));
+  exports.Set("int4Matmul", Napi::Function::New(env, matmul, "int4Matmul"));
+}
+
+}  // namespace kq::napi

@@ -1,0 +1,93 @@
+// The scalar reference of the int4 GEMV: the arithmetic of both paths exactly as int4.h specifies it, on
+// the prepared layout. The SIMD variants perform the same operations per output row (lane), so they are
+// bit-identical to these loops. fmaf is written out: this file is compiled without contraction.
+#include <cmath>
+
+#include "../../core/half.h"
+#include "int4.h"
+
+namespace kq::int4 {
+
+void quantize_block_ref(const float* x, int8_t* xq, float* d) {
+  float amax = 0.0f;
+  for (int64_t j = 0; j < kBlock; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+  const float scale = amax / 127.0f;
+  const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+  for (int64_t j = 0; j < kBlock; ++j) xq[j] = static_cast<int8_t>(std::nearbyint(x[j] * inv));
+  *d = scale;
+}
+
+namespace {
+
+inline const uint8_t* tile_block(const PreparedInt4& w, int64_t tile, int64_t b) {
+  return w.nibbles.get() + (tile * w.blocks + b) * kTileBlockBytes;
+}
+
+// Code of prepared column p (within its block) for row r of the tile.
+inline int code(const uint8_t* block, int64_t r, int64_t p) {
+  const int64_t c = p / 8, j = p % 8;
+  const uint8_t byte = block[c * kChunkBytes + r * 4 + (j & 3)];
+  return j < 4 ? (byte & 0xf) : (byte >> 4);
+}
+
+void store(const CallArgs& a, int64_t i, int64_t tile, int64_t r, float acc) {
+  const int64_t row = tile * kTileRows + r;
+  if (row >= a.w->n) return;
+  a.y[i * a.w->n + row] = a.bias ? acc + a.bias[row] : acc;
+}
+
+void int8_tiles_ref(const CallArgs& a, int64_t t0, int64_t t1) {
+  const PreparedInt4& w = *a.w;
+  const int64_t kp = w.blocks * kBlock;
+  for (int64_t tile = t0; tile < t1; ++tile)
+    for (int64_t i = 0; i < a.m; ++i) {
+      const int8_t* xq = a.xq + i * kp;
+      for (int64_t r = 0; r < kTileRows; ++r) {
+        float acc = 0.0f;
+        for (int64_t g = 0; g < w.groups; ++g) {
+          const int64_t at = (tile * w.groups + g) * kTileRows + r;
+          const float s = f16_bits_to_f32(w.scales[at]);
+          for (int64_t b = w.group_blocks[g]; b < w.group_blocks[g + 1]; ++b) {
+            const uint8_t* block = tile_block(w, tile, b);
+            int32_t dot = 0;
+            for (int64_t p = 0; p < kBlock; ++p) dot += code(block, r, p) * xq[b * kBlock + p];
+            acc = std::fmaf(static_cast<float>(dot), s * a.xd[i * w.blocks + b], acc);
+          }
+          acc = std::fmaf(-(s * static_cast<float>(w.zeros[at])), a.xsum[i * w.groups + g], acc);
+        }
+        store(a, i, tile, r, acc);
+      }
+    }
+}
+
+void f32_tiles_ref(const CallArgs& a, int64_t t0, int64_t t1) {
+  const PreparedInt4& w = *a.w;
+  const int64_t kp = w.blocks * kBlock;
+  for (int64_t tile = t0; tile < t1; ++tile)
+    for (int64_t i = 0; i < a.m; ++i) {
+      const float* x = a.xf + i * kp;
+      for (int64_t r = 0; r < kTileRows; ++r) {
+        float acc = 0.0f;
+        for (int64_t g = 0; g < w.groups; ++g) {
+          const int64_t at = (tile * w.groups + g) * kTileRows + r;
+          const float s = f16_bits_to_f32(w.scales[at]);
+          float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // by column mod 8
+          for (int64_t b = w.group_blocks[g]; b < w.group_blocks[g + 1]; ++b) {
+            const uint8_t* block = tile_block(w, tile, b);
+            for (int64_t p = 0; p < kBlock; ++p)
+              part[p % 8] = std::fmaf(static_cast<float>(code(block, r, p)), x[b * kBlock + p], part[p % 8]);
+          }
+          const float sum = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+          acc = std::fmaf(s, sum, acc);
+          acc = std::fmaf(-(s * static_cast<float>(w.zeros[at])), a.xsum[i * w.groups + g], acc);
+        }
+        store(a, i, tile, r, acc);
+      }
+    }
+}
+
+}  // namespace
+
+const Kernels kernels_ref = {int8_tiles_ref, f32_tiles_ref};
+
+}  // namespace kq::int4
