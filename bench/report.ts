@@ -5,6 +5,7 @@ import type { BackendInfo } from '../lib/index.js';
 import { kquantVersion } from '../lib/cli/package-version.js';
 import type { Bandwidth } from './bandwidth.js';
 import type { GPTQBenchResult } from './gptq.js';
+import type { Int4BenchResult } from './suites/int4.js';
 import type { Variant } from './variants.js';
 
 export interface Machine {
@@ -47,6 +48,8 @@ export interface BenchReport {
   results: BenchResult[];
   /** The GPTQ layer benchmark, when it ran. */
   gptq?: GPTQBenchResult;
+  /** The int4 GEMV at layer shapes, when it ran. */
+  int4?: Int4BenchResult;
 }
 
 export function describeMachine(info: BackendInfo): Machine {

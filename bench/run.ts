@@ -2,6 +2,7 @@
 import { backend } from '../lib/index.js';
 import { bandwidthBufferBytes, measureCopyBandwidth } from './bandwidth.js';
 import { runGPTQBench } from './gptq.js';
+import { runInt4Bench } from './suites/int4.js';
 import type { BenchOp } from './op.js';
 import { randomFloats } from './random.js';
 import { buildReport, type BenchReport, type Measurement } from './report.js';
@@ -14,6 +15,8 @@ export interface BenchOptions {
   sizes: readonly number[];
   /** Also run the GPTQ layer benchmark (bench/gptq.ts). */
   gptq?: boolean;
+  /** Also run the int4 GEMV at layer shapes (bench/suites/int4.ts). */
+  int4?: boolean;
 }
 
 export type BenchStep =
@@ -34,7 +37,7 @@ export function runBench(options: BenchOptions, onProgress: (event: ProgressEven
   const info = backend();
   const variants = availableVariants(info);
   const timing = options.quick ? QUICK_TIMING : DEFAULT_TIMING;
-  const total = 1 + options.ops.length * options.sizes.length * variants.length + (options.gptq ? 1 : 0);
+  const total = 1 + options.ops.length * options.sizes.length * variants.length + (options.gptq ? 1 : 0) + (options.int4 ? 1 : 0);
   let done = 0;
 
   const bandwidthStep: BenchStep = { kind: 'bandwidth', bufferBytes: bandwidthBufferBytes(options.quick) };
@@ -66,6 +69,10 @@ export function runBench(options: BenchOptions, onProgress: (event: ProgressEven
   if (options.gptq) {
     report.gptq = runGPTQBench(options.quick, (label) => onProgress({ done, total, step: { kind: 'layer', label } }));
     onProgress({ done: ++done, total, step: { kind: 'layer', label: 'gptq' } });
+  }
+  if (options.int4) {
+    report.int4 = runInt4Bench(options.quick, timing, bandwidth, (label) => onProgress({ done, total, step: { kind: 'layer', label } }));
+    onProgress({ done: ++done, total, step: { kind: 'layer', label: 'int4' } });
   }
   return report;
 }
