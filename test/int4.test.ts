@@ -13,6 +13,7 @@ import {
   fromFloat16Sync,
   int4Matmul,
   int4MatmulSync,
+  Int4Weights,
   prepareInt4Weights,
   prepareInt4WeightsSync,
   setSimd,
@@ -152,7 +153,7 @@ describe('int4Matmul variants and API', () => {
     const scales = t.scales.slice();
     scales[3] = 0x7e00;
     expectKquantError(() => prepareInt4WeightsSync({ ...t, scales }), 'KQ_NON_FINITE', /scales\[0, 3\]/);
-    expectKquantError(() => prepareInt4WeightsSync({ ...t, bits: 3 as 4 }), 'KQ_INVALID_ARGUMENT', /bits/);
+    expectKquantError(() => prepareInt4WeightsSync({ ...t, bits: 3 }), 'KQ_INVALID_ARGUMENT', /bits/);
     expectKquantError(() => prepareInt4WeightsSync({ ...t, gIdx: null, groupSize: 16 }), 'KQ_SHAPE', /groups/);
     if (!backend().cuda.available) {
       expectKquantError(() => prepareInt4WeightsSync(t, { device: 'cuda' }), 'KQ_CUDA_UNAVAILABLE', /.+/);
@@ -165,5 +166,7 @@ describe('int4Matmul variants and API', () => {
     nan[9] = NaN;
     expectKquantError(() => int4MatmulSync(nan, 1, w), 'KQ_NON_FINITE', /x/);
     expectKquantError(() => int4MatmulSync(new Float32Array(64), 1, {} as never), 'KQ_INVALID_ARGUMENT', /Int4Weights/);
+    const forged = Object.create(Int4Weights.prototype) as Int4Weights;
+    expectKquantError(() => int4MatmulSync(new Float32Array(64), 1, forged), 'KQ_INVALID_ARGUMENT', /weights handle/);
   });
 });

@@ -34,7 +34,8 @@ export interface Int4Tensors {
   scales: Uint16Array;
   /** int32 [k]: group of each input column, any order (act-order); absent: column / groupSize. */
   gIdx?: Int32Array | null;
-  bits: 4;
+  /** Must be 4 (packGPTQ results of other widths are refused with KQ_INVALID_ARGUMENT). */
+  bits: number;
   /** Input columns per group (32, 64, 128, …) or -1 (one group per row). */
   groupSize: number;
   /** 'gptq': v1 zero points (stored minus one); 'gptq_v2': as computed. */
@@ -92,16 +93,16 @@ export class Int4Weights {
 
   /** Bytes of prepared weights held (0 once disposed). */
   get bytes(): number {
-    return native.weightsInfo(this.handle).bytes;
+    return callSync(() => native.weightsInfo(this.handle)).bytes;
   }
 
   get disposed(): boolean {
-    return native.weightsInfo(this.handle).disposed;
+    return callSync(() => native.weightsInfo(this.handle)).disposed;
   }
 
   /** Frees the buffers (after any call still using them); later calls with this handle throw. */
   dispose(): void {
-    native.weightsDispose(this.handle);
+    callSync(() => native.weightsDispose(this.handle));
   }
 }
 

@@ -36,8 +36,8 @@ export function makeLayer(spec: LayerSpec): Int4Tensors {
       [gIdx[i], gIdx[j]] = [gIdx[j]!, gIdx[i]!];
     }
   }
-  const t = packGPTQSync({ codes, scales, zeros, gIdx, rows: n, cols: k, bits: 4, groupSize, format, sym });
-  return { ...t, bits: 4 };
+  // packGPTQ's result goes to prepareInt4Weights as it is (rows/cols name n/k).
+  return packGPTQSync({ codes, scales, zeros, gIdx, rows: n, cols: k, bits: 4, groupSize, format, sym });
 }
 
 /** A symmetric layer without qzeros (every zero point 8), packed here so n need not be a multiple of 8. */
