@@ -196,6 +196,7 @@ export interface NativeAddon {
     input: number,
     tokens: number,
     count: number,
+    device: DeviceCode,
     async: A,
   ): OpResult<A>;
   // report = [damp, dampFraction, loss, gptqError, rtnError, deadColumns]
@@ -221,6 +222,7 @@ export interface NativeAddon {
     perm: Int32Array | null,
     dequant: Float32Array | null,
     report: Float64Array,
+    device: DeviceCode,
     async: A,
   ): OpResult<A>;
   gptqQuantizeRTN<A extends boolean>(
@@ -249,8 +251,8 @@ export interface NativeAddon {
   weightsNew(kind: string, device: DeviceCode): unknown;
   weightsInfo(handle: unknown): { kind: string; device: DeviceCode; bytes: number; disposed: boolean };
   weightsDispose(handle: unknown): void;
-  // int4 GEMV (native/ops/int4/int4.h). format 0 v1 ("gptq") | 1 v2; xType 0 f32 | 1 f16 | 2 bf16 (x a
-  // Uint16Array of bits); activations 0 int8 | 1 f32.
+  // int4 GEMV (native/ops/int4/int4.h). format 0 v1 ("gptq") | 1 v2; xType / yType 0 f32 | 1 f16 | 2 bf16
+  // (a Uint16Array of bits); activations 0 int8 | 1 f32.
   int4Prepare<A extends boolean>(
     handle: unknown,
     qweight: Int32Array,
@@ -270,7 +272,8 @@ export interface NativeAddon {
     xType: number,
     m: number,
     bias: Float32Array | null,
-    y: Float32Array,
+    y: Float32Array | Uint16Array,
+    yType: number,
     activations: number,
     async: A,
   ): OpResult<A>;

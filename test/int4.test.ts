@@ -97,6 +97,8 @@ describe('int4Matmul vs an f64 dequantization of the checkpoint tensors', () => 
         const y = int4MatmulSync(bits, 3, w, { dtype, activations });
         expect(y).toEqual(int4MatmulSync(wide, 3, w, { activations }));
         expectClose(y, t, wide, 3, activations);
+        // f16/bf16 output: the f32 result rounded to nearest even.
+        expect(int4MatmulSync(bits, 3, w, { dtype, activations, outDtype: dtype })).toEqual(dtype === 'float16' ? toFloat16Sync(y) : toBFloat16Sync(y));
       }
     }
   });

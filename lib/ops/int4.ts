@@ -56,8 +56,10 @@ export interface PrepareInt4Options {
 export interface Int4MatmulOptions {
   /** f32 [n], added to every output row. */
   bias?: Float32Array;
-  /** f32 [m, n] to write into instead of a new array. */
-  out?: Float32Array;
+  /** [m, n] to write into instead of a new array: a Float32Array, or a Uint16Array for outDtype f16/bf16. */
+  out?: Float32Array | Uint16Array;
+  /** dtype of the result: 'float32' (default), or 'float16' / 'bfloat16' bits (f32 result rounded to nearest even). */
+  outDtype?: Int4XDType;
   /** dtype of x: 'float32' for a Float32Array (default); 'float16' or 'bfloat16' for a Uint16Array of bits. */
   dtype?: Int4XDType;
   /** 'int8' (default, faster) or 'float32' (no activation rounding). */
@@ -202,7 +204,8 @@ interface MatmulPlan {
   xType: number;
   m: number;
   bias: Float32Array | null;
-  out: Float32Array;
+  out: Float32Array | Uint16Array;
+  outType: number;
   activations: number;
 }
 
@@ -220,23 +223,32 @@ function planMatmul(xArg: unknown, mArg: unknown, wArg: unknown, optionsArg: unk
   const x = xArg as Float32Array | Uint16Array;
   if (x.length !== m * wArg.k) fail('KQ_LENGTH', `Expected x to hold [m = ${m}, k = ${wArg.k}] = ${m * wArg.k} elements but received ${x.length}`);
   const bias = options.bias === undefined ? null : expectArray(options.bias, 'options.bias', Float32Array, wArg.n);
-  const out = options.out === undefined ? new Float32Array(m * wArg.n) : expectArray(options.out, 'options.out', Float32Array, m * wArg.n);
+  const outDtype = expectOneOf(options.outDtype ?? 'float32', 'options.outDtype', ['float32', 'float16', 'bfloat16'] as const);
+  const outCtor = outDtype === 'float32' ? Float32Array : Uint16Array;
+  const out = options.out === undefined ? new outCtor(m * wArg.n) : expectArray<Float32Array | Uint16Array>(options.out, 'options.out', outCtor, m * wArg.n);
   const activations = expectOneOf(options.activations ?? 'int8', 'options.activations', ['int8', 'float32'] as const);
-  return { w: wArg, x, xType: XTYPE_CODES[dtype], m, bias, out, activations: ACTIVATION_CODES[activations] };
+  return { w: wArg, x, xType: XTYPE_CODES[dtype], m, bias, out, outType: XTYPE_CODES[outDtype], activations: ACTIVATION_CODES[activations] };
 }
 
 function runMatmul<A extends boolean>(p: MatmulPlan, async: A) {
-  return native.int4Matmul(p.w.handle, p.x, p.xType, p.m, p.bias, p.out, p.activations, async);
+  return native.int4Matmul(p.w.handle, p.x, p.xType, p.m, p.bias, p.out, p.outType, p.activations, async);
 }
 
-/** y [m, n] = x [m, k] · dequant(W)ᵀ (+ bias) as f32, off the event loop. */
-export async function int4Matmul(x: Float32Array | Uint16Array, m: number, weights: Int4Weights, options?: Int4MatmulOptions): Promise<Float32Array> {
+type HalfOut = Int4MatmulOptions & { outDtype: 'float16' | 'bfloat16' };
+type F32Out = Int4MatmulOptions & { outDtype?: 'float32'; out?: Float32Array };
+
+/** y [m, n] = x [m, k] · dequant(W)ᵀ (+ bias): f32, or f16/bf16 bits with outDtype; off the event loop. */
+export async function int4Matmul(x: Float32Array | Uint16Array, m: number, weights: Int4Weights, options?: F32Out): Promise<Float32Array>;
+export async function int4Matmul(x: Float32Array | Uint16Array, m: number, weights: Int4Weights, options: HalfOut): Promise<Uint16Array>;
+export async function int4Matmul(x: Float32Array | Uint16Array, m: number, weights: Int4Weights, options?: Int4MatmulOptions): Promise<Float32Array | Uint16Array> {
   const p = planMatmul(x, m, weights, options);
   await callAsync(() => runMatmul(p, true));
   return p.out;
 }
 
-export function int4MatmulSync(x: Float32Array | Uint16Array, m: number, weights: Int4Weights, options?: Int4MatmulOptions): Float32Array {
+export function int4MatmulSync(x: Float32Array | Uint16Array, m: number, weights: Int4Weights, options?: F32Out): Float32Array;
+export function int4MatmulSync(x: Float32Array | Uint16Array, m: number, weights: Int4Weights, options: HalfOut): Uint16Array;
+export function int4MatmulSync(x: Float32Array | Uint16Array, m: number, weights: Int4Weights, options?: Int4MatmulOptions): Float32Array | Uint16Array {
   const p = planMatmul(x, m, weights, options);
   callSync(() => runMatmul(p, false));
   return p.out;

@@ -53,7 +53,7 @@ Napi::Value prepare(const Napi::CallbackInfo& info) {
   return run_op(env, async, "kquant.int4Prepare", work, {info[1], info[2], info[3], info[4]});
 }
 
-// int4Matmul(handle, x f32|u16, xType, m, bias f32|null, y f32, activations, async)
+// int4Matmul(handle, x f32|u16, xType, m, bias f32|null, y f32|u16, yType, activations, async)
 Napi::Value matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::shared_ptr<const int4::PreparedInt4> w = prepared_weights<int4::PreparedInt4>(info, 0, kKind);
@@ -61,11 +61,14 @@ Napi::Value matmul(const Napi::CallbackInfo& info) {
   const auto x_type = static_cast<int4::XType>(int_arg(info, 2, "xType", 0, 2));
   const int64_t m = int_arg(info, 3, "m", 0, kMaxDim);
   const ArrayArg bias = typed_array_of(info, 4, "bias", {napi_float32_array}, true);
-  const ArrayArg y = typed_array(info, 5, "y", napi_float32_array);
-  const auto activations = static_cast<int4::Activations>(int_arg(info, 6, "activations", 0, 1));
-  const bool async = bool_arg(info, 7, "async");
+  const ArrayArg y = typed_array_of(info, 5, "y", {napi_float32_array, napi_uint16_array});
+  const auto y_type = static_cast<int4::XType>(int_arg(info, 6, "yType", 0, 2));
+  const auto activations = static_cast<int4::Activations>(int_arg(info, 7, "activations", 0, 1));
+  const bool async = bool_arg(info, 8, "async");
   require_arg(env, (x.type == napi_float32_array) == (x_type == int4::XType::f32),
               "x must be a Float32Array for xType f32 and a Uint16Array for f16/bf16");
+  require_arg(env, (y.type == napi_float32_array) == (y_type == int4::XType::f32),
+              "y must be a Float32Array for yType f32 and a Uint16Array for f16/bf16");
   require_arg(env, is_product(x.length, m, w->k), "x must have m * k elements");
   require_arg(env, is_product(y.length, m, w->n), "y must have m * n elements");
   require_arg(env, !bias.data || bias.length == w->n, "bias must have n elements");
@@ -74,7 +77,8 @@ Napi::Value matmul(const Napi::CallbackInfo& info) {
   args.x_type = x_type;
   args.m = m;
   args.bias = static_cast<const float*>(bias.data);
-  args.y = static_cast<float*>(y.data);
+  args.y = y.data;
+  args.y_type = y_type;
   args.activations = activations;
   // The job holds its own reference on the weights: a dispose() meanwhile frees them after the call.
   return run_op(env, async, "kquant.int4Matmul", [w, args] { return int4::matmul(*w, args); },

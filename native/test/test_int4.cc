@@ -202,6 +202,16 @@ void driver_inputs() {
     args.x_type = type;
     args.y = got.data();
     check(matmul(*w, args).ok() && got == want, "int4 half x equals its f32 widening");
+    // Half output: the f32 result rounded to nearest even.
+    std::vector<uint16_t> half(2 * 32);
+    args.y = half.data();
+    args.y_type = type;
+    FirstMismatch rounding;
+    check(matmul(*w, args).ok(), "int4 half y");
+    for (size_t e = 0; e < half.size(); ++e)
+      if (half[e] != (type == XType::f16 ? f32_to_f16_bits(want[e]) : f32_to_bf16_bits(want[e])))
+        rounding.add(format("[%zu]", e));
+    check(rounding.count == 0, "int4 half y rounds the f32 result: " + rounding.describe());
   }
   x[5] = std::nanf("");
   MatmulArgs bad;

@@ -53,13 +53,14 @@ Status matmul(const PreparedInt4& w, const MatmulArgs& args) {
   const int64_t kp = w.blocks * kBlock, m = args.m;
   if (m > std::numeric_limits<int64_t>::max() / std::max(kp, w.k) / 8)
     return error(Code::too_large, "int4 matmul: m · k is too large");
-  std::vector<float> xf, xsum;
+  std::vector<float> xf, xsum, y32;
   std::vector<int8_t> xq;
   std::vector<float> xd;
   try {
     const bool in_place = w.identity && args.x_type == XType::f32 && args.activations == Activations::f32;
     if (!in_place) xf.resize(static_cast<size_t>(m * kp));
     xsum.resize(static_cast<size_t>(m * w.groups));
+    if (args.y_type != XType::f32) y32.resize(static_cast<size_t>(m * w.n));
     if (args.activations == Activations::int8) {
       xq.resize(static_cast<size_t>(m * kp));
       xd.resize(static_cast<size_t>(m * w.blocks));
@@ -80,7 +81,7 @@ Status matmul(const PreparedInt4& w, const MatmulArgs& args) {
   call.w = &w;
   call.m = m;
   call.bias = args.bias;
-  call.y = args.y;
+  call.y = y32.empty() ? static_cast<float*>(args.y) : y32.data();
   call.xsum = xsum.data();
   for (int64_t i = 0; i < m; ++i) {
     const float* row = x32 + i * kp;
@@ -108,6 +109,9 @@ Status matmul(const PreparedInt4& w, const MatmulArgs& args) {
   const Kernels& kern = args.kernels ? *args.kernels : active_kernels();
   auto tiles_fn = args.activations == Activations::int8 ? kern.int8_tiles : kern.f32_tiles;
   parallel_for(w.tiles, 1, [&](int64_t t0, int64_t t1) { tiles_fn(call, t0, t1); });
+  uint16_t* half = static_cast<uint16_t*>(args.y);
+  for (size_t e = 0; e < y32.size(); ++e)
+    half[e] = args.y_type == XType::f16 ? f32_to_f16_bits(y32[e]) : f32_to_bf16_bits(y32[e]);
   return Status::success();
 }
 

@@ -25,7 +25,7 @@
 //    8c+4..8c+7 of each 8-column chunk) lo, hi; acc = fma(scale, lo + hi, acc); acc = fma(−scale·zero,
 //    xsum_g, acc) with xsum_g = Σ x over the group in f32. Variants differ from the reference by f32
 //    rounding order only.
-// Then y = acc + bias.
+// Then y = acc + bias (rounded to f16/bf16 to nearest even when asked).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -125,7 +125,8 @@ struct MatmulArgs {
   XType x_type = XType::f32;
   int64_t m = 0;
   const float* bias = nullptr;  // [n] or null
-  float* y = nullptr;           // [m, n]
+  void* y = nullptr;            // [m, n]
+  XType y_type = XType::f32;    // f16/bf16: the f32 result rounded to nearest even
   Activations activations = Activations::int8;
   const Kernels* kernels = nullptr;  // null: active_kernels(); tests and benchmarks name a table
 };
