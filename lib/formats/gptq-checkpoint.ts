@@ -102,8 +102,7 @@ export function gptqConfigJson(config: GPTQCheckpointConfig): Record<string, unk
 }
 
 // Reads the keys transformers/optimum and GPTQModel read; anything they could not load is KQ_FORMAT.
-function parseConfig(raw: Record<string, unknown>, source: string): GPTQCheckpointConfig {
-  const where = `${source}`;
+function parseConfig(raw: Record<string, unknown>, where: string): GPTQCheckpointConfig {
   if (raw.quant_method !== undefined && raw.quant_method !== 'gptq') bad(`${where}: quant_method is ${describe(raw.quant_method)}, not "gptq"`);
   if (!(GPTQ_PACK_BITS as readonly unknown[]).includes(raw.bits)) bad(`${where}: bits must be 2, 3, 4 or 8 but is ${describe(raw.bits)}`);
   const g = raw.group_size;
