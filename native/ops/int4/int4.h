@@ -110,7 +110,8 @@ const Kernels& active_kernels();
 
 // ---- the scalar specification (ref.cc) ----
 
-// One prepared block of x: d = absmax / 127 (0 for an all-zero block), xq = round_half_even(x · (1/d)).
+// One prepared block of x: d = absmax / 127 (0 for an all-zero block), xq = round_half_even(x · (1/d))
+// (x / d where 1/d overflows), clamped to [-127, 127].
 void quantize_block_ref(const float* x, int8_t* xq, float* d);
 
 // ---- drivers ----

@@ -13,7 +13,13 @@ void quantize_block_ref(const float* x, int8_t* xq, float* d) {
   for (int64_t j = 0; j < kBlock; ++j) amax = std::fmax(amax, std::fabs(x[j]));
   const float scale = amax / 127.0f;
   const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
-  for (int64_t j = 0; j < kBlock; ++j) xq[j] = static_cast<int8_t>(std::nearbyint(x[j] * inv));
+  // A subnormal scale has an infinite reciprocal: divide instead. The clamp only matters there, where the
+  // scale has lost precision.
+  const bool divide = std::isinf(inv);
+  for (int64_t j = 0; j < kBlock; ++j) {
+    const float q = std::nearbyint(divide ? x[j] / scale : x[j] * inv);
+    xq[j] = static_cast<int8_t>(std::fmin(std::fmax(q, -127.0f), 127.0f));
+  }
   *d = scale;
 }
 
