@@ -19,9 +19,17 @@ struct Kernels {
   // Single-threaded over the given column range [j0, j1) of c's upper triangle, so callers can split it.
   void (*syrk_upper_f32)(int64_t n, int64_t k, const float* a, int64_t lda, float* c, int64_t ldc, int64_t j0,
                          int64_t j1);
+  // The f64 steps of the blocked inverse Cholesky (dense.cc), same layout and modes as the f32 kernels:
+  // gemm_f64 as gemm_f32, and c[i, j] -= Σ_{t<k} a[t, i]·a[t, j] for j >= i over columns [j0, j1).
+  void (*gemm_f64)(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb,
+                   double* c, int64_t ldc, Accumulate mode);
+  void (*syrk_upper_sub_f64)(int64_t n, int64_t k, const double* a, int64_t lda, double* c, int64_t ldc, int64_t j0,
+                             int64_t j1);
 };
 
 extern const Kernels kernels_ref;
+extern const Kernels kernels_avx2;    // FMA: not bit-exact with the reference (see avx2.cc)
+extern const Kernels kernels_avx512;  // FMA: not bit-exact with the reference (see avx512.cc)
 const Kernels& active_kernels();
 
 // ---- drivers (dense.cc) ----

@@ -29,6 +29,28 @@ void syrk_ref(int64_t n, int64_t k, const float* a, int64_t lda, float* c, int64
     }
 }
 
+void gemm_f64_ref(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb,
+                  double* c, int64_t ldc, Accumulate mode) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0.0;
+      for (int64_t p = 0; p < k; ++p) s += a[i * lda + p] * b[p * ldb + j];
+      double& out = c[i * ldc + j];
+      out = mode == Accumulate::overwrite ? s : out - s;
+    }
+}
+
+void syrk_sub_f64_ref(int64_t n, int64_t k, const double* a, int64_t lda, double* c, int64_t ldc, int64_t j0,
+                      int64_t j1) {
+  (void)n;
+  for (int64_t j = j0; j < j1; ++j)
+    for (int64_t i = 0; i <= j; ++i) {
+      double s = 0.0;
+      for (int64_t t = 0; t < k; ++t) s += a[t * lda + i] * a[t * lda + j];
+      c[i * ldc + j] -= s;
+    }
+}
+
 // Lower Cholesky in place (upper part untouched); -1 or the failing pivot.
 int64_t cholesky_lower(double* a, int64_t n) {
   for (int64_t j = 0; j < n; ++j) {
@@ -48,7 +70,7 @@ int64_t cholesky_lower(double* a, int64_t n) {
 
 }  // namespace
 
-const Kernels kernels_ref = {gemm_ref, syrk_ref};
+const Kernels kernels_ref = {gemm_ref, syrk_ref, gemm_f64_ref, syrk_sub_f64_ref};
 
 int64_t inverse_cholesky_upper_f64_ref(double* a, int64_t n) {
   const int64_t failed = cholesky_lower(a, n);
