@@ -13,7 +13,10 @@ import {
   fromFloat16Sync,
   int4Matmul,
   int4MatmulSync,
+  int4TensorsFromQ4_0,
   Int4Weights,
+  quantizeGGMLSync,
+  dequantizeGGMLSync,
   prepareInt4Weights,
   prepareInt4WeightsSync,
   setSimd,
@@ -23,7 +26,7 @@ import {
   type Int4Tensors,
 } from '../lib/index.js';
 import { expectKquantError } from './helpers/errors.js';
-import { makeLayer, makeSymmetricLayer, referenceMatmul } from './helpers/int4-reference.js';
+import { f16ToNumber, makeLayer, makeSymmetricLayer, referenceMatmul } from './helpers/int4-reference.js';
 import { randomFloats } from './helpers/random.js';
 import { supportedLevels } from './helpers/simd.js';
 
@@ -110,6 +113,33 @@ describe('int4Matmul vs an f64 dequantization of the checkpoint tensors', () => 
     const rms = expectClose(int4MatmulSync(x, 4, w), t, x, 4, 'int8');
     expect(rms).toBeGreaterThan(0); // the activations really are rounded
     expect(expectClose(int4MatmulSync(x, 4, w, { activations: 'float32' }), t, x, 4, 'float32')).toBeLessThan(1e-5);
+  });
+});
+
+describe('ggml Q4_0 weights', () => {
+  it('int4TensorsFromQ4_0 runs the same weights as dequantizeGGML', () => {
+    const n = 40;
+    const k = 160;
+    const bytes = quantizeGGMLSync('q4_0', randomFloats(n * k, 61, 0.05));
+    const deq = dequantizeGGMLSync('q4_0', bytes, n * k);
+    const w = prepareInt4WeightsSync(int4TensorsFromQ4_0(bytes, n, k));
+    const m = 3;
+    const x = randomFloats(m * k, 62);
+    const y = int4MatmulSync(x, m, w, { activations: 'float32' });
+    for (let i = 0; i < m; i++) {
+      for (let o = 0; o < n; o++) {
+        let want = 0;
+        let mag = 0;
+        for (let c = 0; c < k; c++) {
+          const d = f16ToNumber(bytes[(o * (k / 32) + (c >> 5)) * 18]! | (bytes[(o * (k / 32) + (c >> 5)) * 18 + 1]! << 8));
+          want += x[i * k + c]! * deq[o * k + c]!;
+          mag += Math.abs(x[i * k + c]! * d) * 23; // s·(q + z) ≤ 23·|d|
+        }
+        expect(Math.abs(y[i * n + o]! - want)).toBeLessThanOrEqual(F32_BOUND * mag);
+      }
+    }
+    expectKquantError(() => int4TensorsFromQ4_0(bytes.subarray(1), n, k), 'KQ_LENGTH', /bytes/);
+    expectKquantError(() => int4TensorsFromQ4_0(bytes, n * 2, k / 2), 'KQ_SHAPE', /multiple of 32/);
   });
 });
 

@@ -14,6 +14,7 @@
 //  * 'float32': weights dequantized in registers against f32 x; only f32 rounding (relative ~1e-6 of Σ|x||w|).
 //    About 3× slower at m = 1 on one thread.
 // Both accumulate in f32 and every SIMD variant gives the same bits as the scalar reference.
+// ggml Q4_0 rows are the same format with group 32 and zero point 8: int4TensorsFromQ4_0 converts them.
 import { DeviceCode, native } from '../binding.js';
 import type { Device } from '../backend.js';
 import { resolveDevice } from '../backend.js';
@@ -194,6 +195,46 @@ export function prepareInt4WeightsSync(tensors: Int4Tensors, options?: PrepareIn
   const handle = native.weightsNew('int4', p.device);
   callSync(() => runPrepare(p, handle, false));
   return new Int4Weights(handle, p);
+}
+
+// ---- ggml Q4_0 ----
+
+const Q4_0_BLOCK = 32;
+const Q4_0_BYTES = 18;
+
+/**
+ * ggml Q4_0 rows [n, k] (k / 32 blocks of 18 bytes per row: f16 d, then 16 bytes whose low nibbles are
+ * elements 0..15 and high nibbles 16..31; value (q − 8) · d, ggml-common.h block_q4_0) as int4 tensors:
+ * group 32, scales = d (exact, negative ones too), zero point 8 — the same weights, for prepareInt4Weights.
+ */
+export function int4TensorsFromQ4_0(bytes: Uint8Array, n: number, k: number): Int4Tensors {
+  expectInteger(n, 'n', 1, 2 ** 31 - 1);
+  expectInteger(k, 'k', 1, 2 ** 31 - 1);
+  if (!(bytes instanceof Uint8Array)) fail('KQ_DTYPE', `Expected a Uint8Array of Q4_0 blocks for bytes but received ${describe(bytes)}`);
+  if (k % Q4_0_BLOCK !== 0) fail('KQ_SHAPE', `Expected k to be a multiple of ${Q4_0_BLOCK} (the Q4_0 block) but received ${k}`);
+  const blocks = k / Q4_0_BLOCK;
+  if (bytes.length !== n * blocks * Q4_0_BYTES) {
+    fail('KQ_LENGTH', `Expected ${n * blocks * Q4_0_BYTES} bytes (${n} rows of ${blocks} Q4_0 blocks) but received ${bytes.length}`);
+  }
+  const qweight = new Int32Array((k / 8) * n);
+  const scales = new Uint16Array(blocks * n);
+  for (let o = 0; o < n; o++) {
+    for (let b = 0; b < blocks; b++) {
+      const at = (o * blocks + b) * Q4_0_BYTES;
+      scales[b * n + o] = bytes[at]! | (bytes[at + 1]! << 8);
+      for (let j = 0; j < 16; j++) {
+        const byte = bytes[at + 2 + j]!;
+        for (const [col, q] of [
+          [b * Q4_0_BLOCK + j, byte & 0xf],
+          [b * Q4_0_BLOCK + 16 + j, byte >> 4],
+        ] as const) {
+          const word = (col >> 3) * n + o;
+          qweight[word] = qweight[word]! | (q << (4 * (col & 7)));
+        }
+      }
+    }
+  }
+  return { qweight, scales, bits: 4, groupSize: Q4_0_BLOCK, format: 'gptq_v2', n, k };
 }
 
 // ---- matmul ----
