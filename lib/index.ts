@@ -141,6 +141,28 @@ export {
   type GGUFWriteValue,
 } from './formats/gguf.js';
 export {
+  GPTQHessian,
+  solveGPTQ,
+  solveGPTQSync,
+  solveRTN,
+  solveRTNSync,
+  type GPTQBits,
+  type GPTQHessianAddOptions,
+  type GPTQInputDType,
+  type GPTQOptions,
+  type GPTQSolution,
+  type RTNOptions,
+} from './ops/gptq.js';
+export {
+  quantizeGPTQ,
+  quantizeGPTQSync,
+  quantizeInt4,
+  quantizeInt4Sync,
+  type GPTQResult,
+  type QuantizeGPTQOptions,
+  type QuantizeInt4Options,
+} from './ops/gptq-quantize.js';
+export {
   packGPTQ,
   packGPTQSync,
   unpackGPTQ,
