@@ -26,6 +26,7 @@ import {
   type Int4Tensors,
 } from '../lib/index.js';
 import { expectKquantError } from './helpers/errors.js';
+import { gptqCaseIds, readCase, readMatrix } from './helpers/gptq-fixtures.js';
 import { f16ToNumber, makeLayer, makeSymmetricLayer, referenceMatmul } from './helpers/int4-reference.js';
 import { randomFloats } from './helpers/random.js';
 import { supportedLevels } from './helpers/simd.js';
@@ -113,6 +114,46 @@ describe('int4Matmul vs an f64 dequantization of the checkpoint tensors', () => 
     const rms = expectClose(int4MatmulSync(x, 4, w), t, x, 4, 'int8');
     expect(rms).toBeGreaterThan(0); // the activations really are rounded
     expect(expectClose(int4MatmulSync(x, 4, w, { activations: 'float32' }), t, x, 4, 'float32')).toBeLessThan(1e-5);
+  });
+});
+
+describe('GPTQ golden checkpoints (test/fixtures/gptq, GPTQModel layout)', () => {
+  const ids = gptqCaseIds.filter((id) => id.startsWith('A_256x512/b4_'));
+  const matrix = readMatrix('A_256x512');
+  const m = 4;
+  const xHalf = matrix.X.subarray(0, m * matrix.cols); // real calibration activations, f16 bits
+  const x = fromFloat16Sync(xHalf);
+  it.each(ids)('%s: v1 and v2 zeros give the same bits, close to f64 with the golden zero points', (id) => {
+    const c = readCase(id);
+    const base = { qweight: c.ckpt.qweight.data as Int32Array, scales: c.ckpt.scales.data as Uint16Array, gIdx: c.ckpt.g_idx.data as Int32Array, bits: 4, groupSize: c.info.params.group_size, rows: c.rows, cols: c.cols };
+    const v1 = prepareInt4WeightsSync({ ...base, qzeros: c.ckpt.qzeros_v1.data as Int32Array, format: 'gptq' });
+    const v2 = prepareInt4WeightsSync({ ...base, qzeros: c.ckpt.qzeros_v2.data as Int32Array, format: 'gptq_v2' });
+    expect(v1.actOrder).toBe(c.info.params.desc_act && c.info.params.group_size !== -1); // one group: nothing to reorder
+    const groups = base.scales.length / c.rows;
+    for (const activations of ['int8', 'float32'] as const) {
+      const y = int4MatmulSync(xHalf, m, v1, { dtype: 'float16', activations });
+      expect(int4MatmulSync(xHalf, m, v2, { dtype: 'float16', activations })).toEqual(y);
+      // f64 from the codes in qweight and the algorithm's own zero points (zeros.bin), not from qzeros.
+      let worst = 0;
+      for (let i = 0; i < m; i++) {
+        let xmax = 0;
+        for (let k = 0; k < c.cols; k++) xmax = Math.max(xmax, Math.abs(x[i * c.cols + k]!));
+        for (let o = 0; o < c.rows; o++) {
+          let want = 0;
+          let mag = 0;
+          for (let k = 0; k < c.cols; k++) {
+            const g = base.gIdx[k]!;
+            const q = (base.qweight[(k >> 3) * c.rows + o]! >>> (4 * (k % 8))) & 0xf;
+            const z = c.zeros[o * groups + g]!;
+            const s = f16ToNumber(base.scales[g * c.rows + o]!);
+            want += x[i * c.cols + k]! * s * (q - z);
+            mag += s * (q + z) * (activations === 'int8' ? F32_BOUND * Math.abs(x[i * c.cols + k]!) + xmax / 254 : F32_BOUND * Math.abs(x[i * c.cols + k]!));
+          }
+          worst = Math.max(worst, Math.abs(y[i * c.rows + o]! - want) / mag);
+        }
+      }
+      expect(worst).toBeLessThanOrEqual(1);
+    }
   });
 });
 

@@ -78,7 +78,7 @@ export class Int4Weights {
   readonly groupSize: number;
   readonly groups: number;
   readonly device: 'cpu' | 'cuda';
-  /** True when g_idx is not column / groupSize (columns are gathered per call). */
+  /** True when g_idx is not column / groupSize (columns are gathered per call); act-order with one group is not. */
   readonly actOrder: boolean;
   /** @internal the native handle */
   readonly handle: unknown;
