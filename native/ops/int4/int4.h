@@ -17,14 +17,14 @@
 //
 // Two arithmetic paths, both accumulating in f32 (lane = output row, columns in prepared order):
 //  * Activations::int8 (default; as ggml's Q4_0 × Q8_0): x is quantized per block of 32 prepared columns,
-//    d = absmax / 127, xq = round_half_even(x / d) in [-127, 127]; then per block
+//    d = absmax / 127, xq = round_half_even(x · (1/d)) in [-127, 127]; then per block
 //      acc = fma(f32(Σ q·xq), scale · d, acc)        (the integer dot is exact)
 //    and per group acc = fma(−scale·zero, xsum_g, acc) with xsum_g = Σ_blocks d · Σ xq over the group.
 //    Every variant is bit-identical to the reference. Error: the activation rounding, |x − d·xq| ≤ d/2.
-//  * Activations::f32: in-register dequant, per group two f32 partial sums (columns 8c..8c+3 and
-//    8c+4..8c+7 of each 8-column chunk) lo, hi; acc = fma(scale, lo + hi, acc); acc = fma(−scale·zero,
-//    xsum_g, acc) with xsum_g = Σ x over the group in f32. Variants differ from the reference by f32
-//    rounding order only.
+//  * Activations::f32: in-register dequant; per group eight f32 partial sums p[j] = fma chains of q·x over
+//    the group's columns ≡ j (mod 8), in column order; sum = ((p0+p4)+(p1+p5))+((p2+p6)+(p3+p7));
+//    acc = fma(scale, sum, acc); acc = fma(−scale·zero, xsum_g, acc) with xsum_g = Σ x over the group
+//    (sequential f32). Every variant is bit-identical to the reference here too. Error: f32 rounding only.
 // Then y = acc + bias (rounded to f16/bf16 to nearest even when asked).
 #pragma once
 #include <cstdint>
