@@ -17,6 +17,8 @@ import {
   Int4Weights,
   quantizeGGMLSync,
   dequantizeGGMLSync,
+  quantizeInt4Sync,
+  dequantizeGPTQSync,
   prepareInt4Weights,
   prepareInt4WeightsSync,
   setSimd,
@@ -153,6 +155,31 @@ describe('GPTQ golden checkpoints (test/fixtures/gptq, GPTQModel layout)', () =>
         }
       }
       expect(worst).toBeLessThanOrEqual(1);
+    }
+  });
+});
+
+describe('quantizeInt4 results', () => {
+  it('go to prepareInt4Weights as they are and match dequantizeGPTQ', () => {
+    const [n, k] = [48, 384];
+    const weight = randomFloats(n * k, 71, 0.02);
+    for (const sym of [true, false]) {
+      const q = quantizeInt4Sync(weight, [n, k], { groupSize: 64, sym });
+      const deq = dequantizeGPTQSync(q);
+      const w = prepareInt4WeightsSync(q);
+      const x = randomFloats(2 * k, 72);
+      const y = int4MatmulSync(x, 2, w, { activations: 'float32' });
+      for (let i = 0; i < 2; i++) {
+        for (let o = 0; o < n; o++) {
+          let want = 0;
+          let mag = 0;
+          for (let c = 0; c < k; c++) {
+            want += x[i * k + c]! * deq[o * k + c]!;
+            mag += Math.abs(x[i * k + c]!) * (Math.abs(deq[o * k + c]!) + 0.02 * 23); // s·(q + z) ≲ |w| + 23·s
+          }
+          expect(Math.abs(y[i * n + o]! - want)).toBeLessThanOrEqual(F32_BOUND * mag);
+        }
+      }
     }
   });
 });
