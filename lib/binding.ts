@@ -196,6 +196,7 @@ export interface NativeAddon {
     input: number,
     tokens: number,
     count: number,
+    device: DeviceCode,
     async: A,
   ): OpResult<A>;
   // report = [damp, dampFraction, loss, gptqError, rtnError, deadColumns]
@@ -221,6 +222,7 @@ export interface NativeAddon {
     perm: Int32Array | null,
     dequant: Float32Array | null,
     report: Float64Array,
+    device: DeviceCode,
     async: A,
   ): OpResult<A>;
   gptqQuantizeRTN<A extends boolean>(

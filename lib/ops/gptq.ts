@@ -1,7 +1,8 @@
 // GPTQ (Frantar et al.; reference IST-DASLab/gptq commit 2d65066): Hessian accumulation from calibration
 // activations and the one-shot solve, packed as GPTQModel/AutoGPTQ checkpoints. Semantics of every step are in
 // test/fixtures/gptq/README.md section 3; the packing in section 4 (lib/ops/gptq-pack.ts).
-import { native } from '../binding.js';
+import { resolveDevice, type Device } from '../backend.js';
+import { native, type DeviceCode } from '../binding.js';
 import { callAsync, callSync } from '../errors.js';
 import { describe, expectFloat32Array, expectInteger, expectObject, expectOneOf, fail } from '../validate.js';
 
@@ -20,6 +21,8 @@ export interface GPTQHessianAddOptions {
    * sequences. The scale of H changes no code (damping is relative); it scales the reported errors' units.
    */
   samples?: number;
+  /** Where H is accumulated: 'auto' (default: CUDA when usable), 'cpu' or 'cuda'. */
+  device?: Device;
 }
 
 /**
@@ -45,7 +48,7 @@ export class GPTQHessian {
     const plan = this.plan(x, tokens, options);
     const run = this.pending.then(() =>
       callAsync(async () => {
-        await native.gptqHessianAdd(this.h, this.cols, this.samples, plan.x, plan.input, plan.tokens, plan.count, true);
+        await native.gptqHessianAdd(this.h, this.cols, this.samples, plan.x, plan.input, plan.tokens, plan.count, plan.device, true);
         this.samples += plan.count;
       }),
     );
@@ -55,7 +58,7 @@ export class GPTQHessian {
 
   addSync(x: Float32Array | Uint16Array, tokens: number, options?: GPTQHessianAddOptions): void {
     const plan = this.plan(x, tokens, options);
-    callSync(() => native.gptqHessianAdd(this.h, this.cols, this.samples, plan.x, plan.input, plan.tokens, plan.count, false));
+    callSync(() => native.gptqHessianAdd(this.h, this.cols, this.samples, plan.x, plan.input, plan.tokens, plan.count, plan.device, false));
     this.samples += plan.count;
   }
 
@@ -82,7 +85,7 @@ export class GPTQHessian {
     if (typeof count !== 'number' || !Number.isFinite(count) || count <= 0) {
       fail('KQ_INVALID_ARGUMENT', `Expected a finite number > 0 for options.samples but received ${describe(count)}`);
     }
-    return { x: data, input: INPUT_CODES[dtype], tokens, count };
+    return { x: data, input: INPUT_CODES[dtype], tokens, count, device: resolveDevice(options.device) };
   }
 }
 
@@ -111,6 +114,13 @@ export interface GPTQOptions {
   dequantize?: boolean;
   /** For a raw Float32Array Hessian: the N in H = 2/N · XᵀX, which scales the reported errors. Default 2 (H = XᵀX). */
   hessianSamples?: number;
+  /**
+   * Where the column sweep and the lazy-block updates run: 'auto' (default: CUDA when usable), 'cpu' or 'cuda'.
+   * The inverse Hessian factor and the errors stay on the CPU; the MSE search in dynamic groups and
+   * blockSize > 128 run on the CPU even on 'cuda'. CUDA's codes equal the CPU's almost everywhere (f32 sums
+   * in another order can flip a code that sits on a rounding boundary).
+   */
+  device?: Device;
 }
 
 export interface GPTQSolution {
@@ -198,6 +208,7 @@ interface SolvePlan {
   errors: boolean;
   out: Outputs;
   report: Float64Array;
+  device: DeviceCode;
 }
 
 interface Outputs {
@@ -258,6 +269,7 @@ function planSolve(weight: unknown, shape: unknown, hessian: unknown, optionsArg
     errors: bool(options.errors, 'options.errors', true),
     out: newOutputs(rows, cols, grid.groupSize, bool(options.dequantize, 'options.dequantize', false)),
     report: new Float64Array(6),
+    device: resolveDevice(options.device),
   };
 }
 
@@ -265,7 +277,7 @@ function runSolve<A extends boolean>(p: SolvePlan, async: A) {
   const { grid, out } = p;
   return native.gptqQuantize(
     p.w, p.rows, p.cols, p.h, grid.bits, grid.sym, grid.mse, grid.groupSize, p.actOrder, p.staticGroups, p.damp,
-    p.dampAuto, p.blockSize, p.errors, out.codes, out.scales, out.zeros, out.gIdx, out.perm, out.dequant, p.report, async,
+    p.dampAuto, p.blockSize, p.errors, out.codes, out.scales, out.zeros, out.gIdx, out.perm, out.dequant, p.report, p.device, async,
   );
 }
 

@@ -21,7 +21,7 @@ double number_arg(const Napi::CallbackInfo& info, size_t index, const char* name
 }
 
 // gptqHessianAdd(h f32 [cols·cols], cols, samples, x f32|u16 [tokens·cols], input 0 f32 | 1 f16 | 2 bf16,
-//                tokens, count, async)
+//                tokens, count, device, async)
 Napi::Value hessian_add(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ArrayArg h = typed_array(info, 0, "h", napi_float32_array);
@@ -31,12 +31,13 @@ Napi::Value hessian_add(const Napi::CallbackInfo& info) {
   const ArrayArg x = typed_array(info, 3, "x", input == 0 ? napi_float32_array : napi_uint16_array);
   const int64_t tokens = int_arg(info, 5, "tokens", 0, kMaxDim);
   const double count = number_arg(info, 6, "count");
-  const bool async = bool_arg(info, 7, "async");
+  const Device device = device_arg(info, 7);
+  const bool async = bool_arg(info, 8, "async");
   require_arg(env, is_product(h.length, cols, cols), "h must have cols * cols elements");
   require_arg(env, is_product(x.length, tokens, cols), "x must have tokens * cols elements");
   const auto type = static_cast<gptq::Input>(input);
   auto work = [=] {
-    return gptq::hessian_add(static_cast<float*>(h.data), cols, samples, x.data, type, tokens, count);
+    return gptq::hessian_add(static_cast<float*>(h.data), cols, samples, x.data, type, tokens, count, device);
   };
   return run_op(env, async, "kquant.gptqHessianAdd", work, {info[0], info[3]});
 }
@@ -81,7 +82,7 @@ gptq::Grid grid_args(const Napi::CallbackInfo& info, size_t first) {
 
 // gptqQuantize(w f32 [rows·cols], rows, cols, h f32 [cols·cols], bits, sym, mse, groupSize, actOrder,
 //              staticGroups, damp, dampAuto, blockSize, errors, codes, scales, zeros, gIdx, perm, dequant,
-//              report f64 [6] = damp, dampFraction, loss, gptqError, rtnError, deadColumns, async)
+//              report f64 [6] = damp, dampFraction, loss, gptqError, rtnError, deadColumns, device, async)
 Napi::Value quantize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ArrayArg w = typed_array(info, 0, "w", napi_float32_array);
@@ -99,7 +100,8 @@ Napi::Value quantize(const Napi::CallbackInfo& info) {
   o.errors = bool_arg(info, 13, "errors");
   const OutputArgs out = output_args(info, 14, rows, cols, gptq::group_count(cols, o.group_size));
   const ArrayArg report = typed_array(info, 20, "report", napi_float64_array);
-  const bool async = bool_arg(info, 21, "async");
+  o.device = device_arg(info, 21);
+  const bool async = bool_arg(info, 22, "async");
   require_arg(env, is_product(w.length, rows, cols), "w must have rows * cols elements");
   require_arg(env, is_product(h.length, cols, cols), "h must have cols * cols elements");
   require_arg(env, report.length == 6, "report must have 6 elements");

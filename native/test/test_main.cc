@@ -9,6 +9,7 @@
 
 namespace kq::test {
 void gptq_pack_suite();  // test_gptq_pack.cc
+void gptq_cuda_suite();  // test_gptq_cuda.cc: CPU vs CUDA, or the errors without a GPU
 void gptq_suite();  // test_gptq.cc: compares every sweep table itself
 void dense_suite();  // test_dense.cc: the active kernel table and the drivers, per SIMD level
 void int4_suite();  // test_int4.cc: compares every kernel table itself
@@ -64,6 +65,7 @@ int main() {
   kq::test::int4_suite();  // names each kernel table: one run
   for (kq::SimdLevel level : {kq::SimdLevel::scalar, kq::SimdLevel::avx2, kq::SimdLevel::avx512}) run_level(level);
   run_cuda();
+  kq::test::gptq_cuda_suite();
   const kq::test::Tally& t = kq::test::tally();
   std::printf("%d passed, %d failed\n", t.passed, t.failed);
   return t.failed == 0 ? 0 : 1;

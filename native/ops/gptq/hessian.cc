@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "../../core/cuda_runtime.h"
 #include "../../core/half.h"
 #include "../../core/thread_pool.h"
 #include "../dense/dense.h"
@@ -55,7 +56,8 @@ void mirror_upper(float* h, int64_t cols) {
 
 }  // namespace
 
-Status hessian_add(float* h, int64_t cols, double samples, const void* x, Input type, int64_t tokens, double count) {
+Status hessian_add(float* h, int64_t cols, double samples, const void* x, Input type, int64_t tokens, double count,
+                   Device device) {
   if (cols <= 0 || tokens < 0) return error(Code::shape, "cols must be positive and tokens non-negative");
   if (!(count > 0.0) || !std::isfinite(count) || !(samples >= 0.0))
     return error(Code::invalid_argument, "samples must be finite and > 0");
@@ -63,6 +65,8 @@ Status hessian_add(float* h, int64_t cols, double samples, const void* x, Input 
   if (bad >= 0)
     return error(Code::non_finite, "x[" + std::to_string(bad / cols) + ", " + std::to_string(bad % cols) +
                                        "] is not finite; the Hessian needs finite activations");
+  if (device == Device::cuda)
+    return run_on_cuda("GPTQ Hessian", [&] { return hessian_add_cuda(h, cols, samples, x, type, tokens, count); });
   const double total = samples + count;
   const float keep = static_cast<float>(samples / total);
   const float input_scale = static_cast<float>(std::sqrt(2.0 / total));

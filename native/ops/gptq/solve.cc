@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../../core/cuda_runtime.h"
 #include "../../core/thread_pool.h"
 #include "../dense/dense.h"
 #include "gptq.h"
@@ -175,6 +176,7 @@ void solve_band(const Problem& p, int64_t r0, int64_t r1) {
 Status quantize(const float* w, int64_t rows, int64_t cols, const float* h, const Options& o, const Outputs& out,
                 Report* report) {
   KQ_RETURN_IF_ERROR(check(w, rows, cols, h, o));
+  if (o.device == Device::cuda) KQ_RETURN_IF_ERROR(require_cuda("GPTQ solve"));  // before the CPU's share
   const int64_t groups = group_count(cols, o.group_size);
   *report = Report{};
 
@@ -237,7 +239,14 @@ Status quantize(const float* w, int64_t rows, int64_t cols, const float* h, cons
                   perm.data(),   hinv.data(), work.data(),   row_scale.data(),  row_zero.data(),
                   static_scale.data(), static_zero.data(), q, &out, row_loss.data()};
   const int64_t bands = std::max<int64_t>(1, std::min<int64_t>(rows, thread_count() * 4));
-  parallel_for(rows, (rows + bands - 1) / bands, [&](int64_t r0, int64_t r1) { solve_band(p, r0, r1); });
+  if (o.device == Device::cuda && solve_cuda_supports(o, cols)) {
+    const SolveProblem cuda{rows, cols, groups, o.group_size, block, o.grid, p.static_groups, perm.data(),
+                            hinv.data(), work.data(), row_scale.data(), row_zero.data(), static_scale.data(),
+                            static_zero.data(), out.codes, out.scales, out.zeros, q, row_loss.data()};
+    KQ_RETURN_IF_ERROR(run_on_cuda("GPTQ solve", [&] { return solve_cuda(cuda); }));
+  } else {
+    parallel_for(rows, (rows + bands - 1) / bands, [&](int64_t r0, int64_t r1) { solve_band(p, r0, r1); });
+  }
   for (double l : row_loss) report->loss += l;
 
   std::vector<int32_t> inverse(static_cast<size_t>(cols));
