@@ -87,8 +87,7 @@ void multiply_block_row(double* w, int64_t n, int64_t k0, int64_t kb, int64_t c0
   });
 }
 
-// Right-looking blocked upper Cholesky of w [n, n] (upper part read and written; the lower part must be
-// zero and stays so). The inverses of the diagonal blocks go to diag_inv (block b at b·kBlock², row stride
+// Right-looking blocked upper Cholesky of w [n, n] (only the upper part is read or written). The inverses of the diagonal blocks go to diag_inv (block b at b·kBlock², row stride
 // kBlock). -1, or the first pivot that is not positive.
 int64_t factor_upper(double* w, int64_t n, double* diag_inv, const Kernels& kern) {
   std::vector<double> lower(kBlock * kBlock);
@@ -113,7 +112,7 @@ int64_t factor_upper(double* w, int64_t n, double* diag_inv, const Kernels& kern
   return -1;
 }
 
-// R (upper, from factor_upper) becomes R⁻¹ in place by block Gauss-Jordan elimination on [R | I], one
+// R (upper, from factor_upper) becomes R⁻¹ in place (the strict lower part is neither read nor written) by block Gauss-Jordan elimination on [R | I], one
 // pivot block k at a time, so that the bulk of the work is one wide rank-kb GEMM per step (like the
 // Cholesky's trailing update) rather than many narrow ones. Before step k, rows above k hold
 // (R₁₁⁻¹ in the leading columns | R₁₁⁻¹·R₁₂ in the rest); with P = R_kk:
@@ -157,24 +156,47 @@ void invert_factor(double* w, int64_t n, const double* diag_inv, const Kernels& 
         }
       });
     }
-    for (int64_t i = 0; i < kb; ++i) std::copy_n(inv + i * kBlock, kb, w + (k0 + i) * n + k0);
+    for (int64_t i = 0; i < kb; ++i) std::copy(inv + i * kBlock + i, inv + i * kBlock + kb, w + (k0 + i) * n + k0 + i);
   }
 }
 
-// w = the upper part of b = J·a·J (reversed) or of a itself, read from a's lower triangle as the reference
-// does; w's lower part zero.
-void load_upper(const double* a, int64_t n, bool reversed, double* w) {
+// The upper part of a (diagonal included) ← that of b = J·a·J (reversed) or of a itself, read from a's
+// strict lower triangle, which the reference reads and which the factorization leaves alone, and from the
+// saved diagonal. So the factorization runs in a's own storage and a's input stays available until the end.
+void load_upper(double* a, int64_t n, bool reversed, const std::vector<double>& diag) {
   parallel_for(n, 64, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
-      double* row = w + i * n;
-      std::fill(row, row + i, 0.0);
+      double* row = a + i * n;
       if (reversed) {
         const double* src = a + (n - 1 - i) * n + (n - 1);  // b[i, j] = a[n-1-i, n-1-j]
-        for (int64_t j = i; j < n; ++j) row[j] = src[-j];
+        for (int64_t j = i + 1; j < n; ++j) row[j] = src[-j];
+        row[i] = diag[n - 1 - i];
       } else {
-        for (int64_t j = i; j < n; ++j) row[j] = a[j * n + i];
+        for (int64_t j = i + 1; j < n; ++j) row[j] = a[j * n + i];
+        row[i] = diag[i];
       }
     }
+  });
+}
+
+// a[i, j] ↔ a[n-1-j, n-1-i] over the upper part (the transpose across the anti-diagonal, which maps the
+// upper part onto itself), then the strict lower part zeroed. Each pair is swapped by the element before
+// the anti-diagonal (i + j < n - 1), in 64×64 tiles so the partner column walk stays in cache.
+void anti_transpose_upper(double* a, int64_t n) {
+  constexpr int64_t kTile = 64;
+  parallel_for((n + kTile - 1) / kTile, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t i0 = b0 * kTile; i0 < std::min(n, b1 * kTile); i0 += kTile) {
+      const int64_t i1 = std::min(n, i0 + kTile);
+      for (int64_t j0 = i0; j0 < n - i0; j0 += kTile) {
+        const int64_t j1 = std::min(n, j0 + kTile);
+        for (int64_t i = i0; i < i1; ++i)
+          for (int64_t j = std::max(i, j0); j < std::min(j1, n - 1 - i); ++j)
+            std::swap(a[i * n + j], a[(n - 1 - j) * n + (n - 1 - i)]);
+      }
+    }
+  });
+  parallel_for(n, 64, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) std::fill(a + i * n, a + i * n + i, 0.0);
   });
 }
 
@@ -197,34 +219,21 @@ void syrk_upper_f32(int64_t n, int64_t k, const float* a, int64_t lda, float* c,
 int64_t inverse_cholesky_upper_f64(double* a, int64_t n) {
   if (n <= 0) return -1;
   const Kernels& kern = active_kernels();
-  std::vector<double> w(static_cast<size_t>(n * n));
+  std::vector<double> diag(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) diag[i] = a[i * n + i];
   std::vector<double> diag_inv(static_cast<size_t>((n + kBlock - 1) / kBlock * kBlock * kBlock));
-  load_upper(a, n, true, w.data());
-  const int64_t failed = factor_upper(w.data(), n, diag_inv.data(), kern);
+  load_upper(a, n, true, diag);
+  const int64_t failed = factor_upper(a, n, diag_inv.data(), kern);
   if (failed >= 0) {
     // The reversed order meets trailing minors of a first; the reference reports the first failing leading
-    // minor, so factor a in its own order to find it (a is still intact). Should rounding let that one
-    // through, the reversed failure is reported as a's row.
-    load_upper(a, n, false, w.data());
-    const int64_t forward = factor_upper(w.data(), n, diag_inv.data(), kern);
+    // minor, so factor a in its own order to find it (its lower part and diagonal are still intact).
+    // Should rounding let that one through, the reversed failure is reported as a's row.
+    load_upper(a, n, false, diag);
+    const int64_t forward = factor_upper(a, n, diag_inv.data(), kern);
     return forward >= 0 ? forward : n - 1 - failed;
   }
-  invert_factor(w.data(), n, diag_inv.data(), kern);
-  // a[i, j] = U[i, j] = R⁻¹[n-1-j, n-1-i] for j >= i, zero below; transposed in 64×64 tiles.
-  constexpr int64_t kTile = 64;
-  parallel_for((n + kTile - 1) / kTile, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t i0 = b0 * kTile; i0 < std::min(n, b1 * kTile); i0 += kTile) {
-      const int64_t i1 = std::min(n, i0 + kTile);
-      for (int64_t i = i0; i < i1; ++i) std::fill(a + i * n, a + i * n + i, 0.0);
-      for (int64_t j0 = i0; j0 < n; j0 += kTile) {
-        const int64_t j1 = std::min(n, j0 + kTile);
-        for (int64_t j = j0; j < j1; ++j) {
-          const double* src = w.data() + (n - 1 - j) * n + (n - 1);
-          for (int64_t i = i0; i < std::min(i1, j + 1); ++i) a[i * n + j] = src[-i];
-        }
-      }
-    }
-  });
+  invert_factor(a, n, diag_inv.data(), kern);
+  anti_transpose_upper(a, n);  // U[i, j] = R⁻¹[n-1-j, n-1-i]
   return -1;
 }
 
