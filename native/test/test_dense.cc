@@ -53,7 +53,8 @@ void check_gemm(const char* what, Gemm gemm, int64_t m, int64_t n, int64_t k, Ac
     for (int64_t j = 0; j < ldc; ++j) {
       const T got = c[i * ldc + j];
       if (j >= n) {
-        if (got != static_cast<T>(kSentinel)) bad.add(format("[%lld, %lld] outside n changed", (long long)i, (long long)j));
+        if (got != static_cast<T>(kSentinel))
+          bad.add(format("[%lld, %lld] outside n changed", (long long)i, (long long)j));
         continue;
       }
       long double s = 0.0L, abs_sum = 0.0L;
@@ -86,7 +87,8 @@ void check_syrk(const char* what, Syrk syrk, int64_t n, int64_t k, double sign, 
     for (int64_t j = 0; j < ldc; ++j) {
       const T got = c[i * ldc + j];
       if (j < i || j >= n) {
-        if (got != c0[i * ldc + j]) bad.add(format("[%lld, %lld] outside the triangle changed", (long long)i, (long long)j));
+        if (got != c0[i * ldc + j])
+          bad.add(format("[%lld, %lld] outside the triangle changed", (long long)i, (long long)j));
         continue;
       }
       long double s = 0.0L, abs_sum = 0.0L;

@@ -152,6 +152,8 @@ struct Blocked {
         }
       }
     }
+    // The staging buffer grows with m (m × NC); a thread keeps it between calls only while it is small.
+    if (stage_store.size() * sizeof(T) > (size_t{64} << 20)) std::vector<T>().swap(stage_store);
   }
 };
 

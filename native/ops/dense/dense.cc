@@ -4,6 +4,8 @@
 // ≈ 5n³/3): with J the reversal permutation (J = Jᵀ = J⁻¹), factor b = J·a·J = RᵀR with R upper. Then
 // a = J Rᵀ R J, a⁻¹ = J R⁻¹ R⁻ᵀ J, and U = J R⁻ᵀ J is upper triangular (J turns lower into upper) with
 // Uᵀ U = J R⁻¹ J · J R⁻ᵀ J = a⁻¹ and a positive diagonal, so it is the factor the reference computes.
+// Both run blocked in a's own storage with the f64 GEMM/SYRK kernels of the active table, threaded. Unlike
+// the reference, nothing is factored a second time, so an a that is positive definite in f64 never fails.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -19,7 +21,7 @@ const Kernels& active_kernels() { return kernels_for_level(kernels_ref, kernels_
 namespace {
 
 constexpr int64_t kBlock = 128;       // inverse-Cholesky block: the k of its GEMM/SYRK updates
-constexpr int64_t kPanelCols = 256;   // columns per task of the block-row solve
+constexpr int64_t kPanelCols = 256;   // columns (rows) per task of the kb×kb triangular products
 
 // parts+1 cuts of [0, n) into column ranges of equal upper-triangle area (column j holds j+1 entries), on
 // multiples of `align`; empty ranges are dropped.
@@ -87,8 +89,9 @@ void multiply_block_row(double* w, int64_t n, int64_t k0, int64_t kb, int64_t c0
   });
 }
 
-// Right-looking blocked upper Cholesky of w [n, n] (only the upper part is read or written). The inverses of the diagonal blocks go to diag_inv (block b at b·kBlock², row stride
-// kBlock). -1, or the first pivot that is not positive.
+// Right-looking blocked upper Cholesky of w [n, n] (only the upper part is read or written). The inverses
+// of the diagonal blocks go to diag_inv (block b at b·kBlock², row stride kBlock). -1, or the first pivot
+// that is not positive.
 int64_t factor_upper(double* w, int64_t n, double* diag_inv, const Kernels& kern) {
   std::vector<double> lower(kBlock * kBlock);
   for (int64_t k0 = 0; k0 < n; k0 += kBlock) {
@@ -112,10 +115,10 @@ int64_t factor_upper(double* w, int64_t n, double* diag_inv, const Kernels& kern
   return -1;
 }
 
-// R (upper, from factor_upper) becomes R⁻¹ in place (the strict lower part is neither read nor written) by block Gauss-Jordan elimination on [R | I], one
-// pivot block k at a time, so that the bulk of the work is one wide rank-kb GEMM per step (like the
-// Cholesky's trailing update) rather than many narrow ones. Before step k, rows above k hold
-// (R₁₁⁻¹ in the leading columns | R₁₁⁻¹·R₁₂ in the rest); with P = R_kk:
+// R (upper, from factor_upper) becomes R⁻¹ in place (the strict lower part is neither read nor written) by
+// block Gauss-Jordan elimination on [R | I], one pivot block k at a time, so that the bulk of the work is
+// one wide rank-kb GEMM per step (like the Cholesky's trailing update) rather than many narrow ones.
+// Before step k, rows above k hold (R₁₁⁻¹ in the leading columns | R₁₁⁻¹·R₁₂ in the rest); with P = R_kk:
 //   row k      ← P⁻¹ · R[k, k1:]
 //   rows above ← S[:, k1:] - S[:, k]·(P⁻¹ R[k, k1:]),   then S[:, k] ← -S[:, k]·P⁻¹,   R_kk ← P⁻¹.
 // Same n³/3 flops as the column-by-column inverse; the two kb×kb triangular products are done as full GEMMs.
