@@ -207,7 +207,12 @@ describe('ggml type info and argument checks', () => {
   it('rejects bad input', async () => {
     expectKquantError(() => quantizeGGMLSync('q4_0', new Float32Array(33)), 'KQ_SHAPE', /multiple of 32/);
     expectKquantError(() => quantizeGGMLSync('q8_0', new Float64Array(32) as unknown as Float32Array), 'KQ_DTYPE', /Float32Array/);
-    expectKquantError(() => quantizeGGMLSync('q4_0', new Float32Array(32), { imatrix: new Float32Array(32) }), 'KQ_INVALID_ARGUMENT', /imatrix/);
+    expectKquantError(() => quantizeGGMLSync('q4_0', new Float32Array(64), { imatrix: new Float32Array(48) }), 'KQ_SHAPE', /rowLength|row length/);
+    expectKquantError(() => quantizeGGMLSync('q4_0', new Float32Array(64), { imatrix: new Float32Array(32), rowLength: 64 }), 'KQ_LENGTH', /imatrix/);
+    expectKquantError(() => quantizeGGMLSync('q4_0', new Float32Array(64), { imatrix: Float32Array.of(...new Array(31).fill(1), -1) }), 'KQ_INVALID_ARGUMENT', /imatrix\[31\]/);
+    expectKquantError(() => quantizeGGMLSync('q4_k', new Float32Array(512), { rowLength: 128 }), 'KQ_SHAPE', /multiple of 256/);
+    expectKquantError(() => quantizeGGMLSync('q4_0', new Float32Array(96), { rowLength: 64 }), 'KQ_SHAPE', /row length 64/);
+    expectKquantError(() => quantizeGGMLSync('q4_0', new Float32Array(64), { imatrix: [1] as unknown as Float32Array }), 'KQ_DTYPE', /imatrix/);
     for (const bad of [NaN, Infinity, -Infinity]) {
       const x = new Float32Array(64);
       x[40] = bad;
@@ -503,5 +508,56 @@ describe('ggml K-quants q2_k, q3_k', () => {
     }
     expect(ggmlTypeInfo('q2_k')).toEqual({ id: 10, blockSize: 256, bytesPerBlock: 84 });
     expect(ggmlTypeInfo('q3_k')).toEqual({ id: 11, blockSize: 256, bytesPerBlock: 110 });
+  });
+});
+
+// ggml_quantize_chunk (rows of 1024) with the importance matrices of the fixtures, and IQ4_NL's chunk path
+// without one: every type's bytes as ggml wrote them (README 5.2, 5.3, 5.6).
+describe('ggml importance-matrix and chunk paths', () => {
+  const imatrixCases = manifest.cases as (GoldenCase & { imatrix: string; imatrix_q: string; row_length: number; chunk?: string; chunk_equals_ref: boolean })[];
+
+  it('covers every type on the gauss and edge inputs', () => {
+    expect(imatrixCases.length).toBe(GGML_QUANT_TYPES.filter((t) => t !== 'q8_1' && t !== 'q8_k').length * 2);
+  });
+
+  for (const c of imatrixCases) {
+    const type = c.type.toLowerCase() as GGMLQuantType;
+    it(`${c.type} ${c.input_name}: imatrix bytes`, async () => {
+      const x = loadF32(c.input);
+      const imatrix = loadF32(c.imatrix);
+      const want = load(c.imatrix_q);
+      const got = quantizeGGMLSync(type, x, { imatrix });
+      expect(firstByteMismatch(got, want)).toBe('ok');
+      expect(Buffer.from(await quantizeGGML(type, x, { imatrix, rowLength: c.row_length })).equals(Buffer.from(got))).toBe(true);
+      const m = (matched[`${c.type} imatrix`] ??= { bytes: 0, floats: 0 });
+      m.bytes += want.length;
+    });
+    if (!c.chunk_equals_ref) {
+      it(`${c.type} ${c.input_name}: chunk path without an imatrix`, () => {
+        const got = quantizeGGMLSync(type, loadF32(c.input), { rowLength: c.row_length });
+        expect(firstByteMismatch(got, load(c.chunk!))).toBe('ok');
+      });
+    }
+  }
+
+  it('an all-ones imatrix is not the reference path, and rows are independent', () => {
+    const x = randomFloats(4 * 512, 77, 1);
+    const ones = new Float32Array(512).fill(1);
+    for (const type of ['q4_0', 'q4_k', 'q6_k'] as GGMLQuantType[]) {
+      const whole = quantizeGGMLSync(type, x, { imatrix: ones });
+      const rowBytes = whole.length / 4;
+      for (let r = 0; r < 4; r++) {
+        const row = quantizeGGMLSync(type, x.subarray(r * 512, (r + 1) * 512), { imatrix: ones });
+        expect(Buffer.from(row).equals(Buffer.from(whole.subarray(r * rowBytes, (r + 1) * rowBytes)))).toBe(true);
+      }
+      // The weighted search lowers the importance-weighted error against the plain reference on this data.
+      const err = (q: Uint8Array) => {
+        const y = dequantizeGGMLSync(type, q, x.length);
+        let e = 0;
+        for (let i = 0; i < x.length; i++) e += (y[i]! - x[i]!) ** 2;
+        return e;
+      };
+      expect(err(whole)).toBeLessThan(err(quantizeGGMLSync(type, x)) * 1.02);
+    }
   });
 });

@@ -16,7 +16,7 @@
 // near-zero block (max |x| < 1e-15, d = 0) unspecified, they are written as index 8 here.
 import { native } from '../binding.js';
 import { callAsync, callSync } from '../errors.js';
-import { describe, expectObject, fail } from '../validate.js';
+import { describe, expectInteger, expectObject, fail } from '../validate.js';
 
 /** The ggml block types implemented so far (ggml's own lower-case names). */
 export const GGML_QUANT_TYPES = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'q8_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'q8_k', 'tq1_0', 'tq2_0', 'iq4_nl', 'mxfp4'] as const;
@@ -33,10 +33,17 @@ export interface GGMLBlockInfo {
 
 export interface GGMLQuantizeOptions {
   /**
-   * Importance weights (ggml_quantize_chunk with an imatrix). Not implemented yet: passing one throws
-   * KQ_INVALID_ARGUMENT rather than silently producing the reference-path bytes.
+   * Importance weights, one per column (llama.cpp's imatrix entry for the tensor): ggml_quantize_chunk's
+   * weighted path for q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k (iq4_nl too; q8_0, tq1_0, tq2_0, mxfp4 ignore
+   * it, as ggml does; q2_k / q3_k throw KQ_INVALID_ARGUMENT, not implemented). Its length is the row length.
    */
   imatrix?: Float32Array;
+  /**
+   * Quantize as ggml_quantize_chunk over rows of this many elements (what llama-quantize writes into GGUF
+   * files). Without it (and without imatrix) the reference functions run over src as one run of blocks; the two
+   * differ only for iq4_nl, whose chunk path searches 15 scales per block.
+   */
+  rowLength?: number;
 }
 
 const INFO: Record<GGMLQuantType, GGMLBlockInfo> = {
@@ -83,29 +90,52 @@ interface Plan {
   info: GGMLBlockInfo;
   src: Float32Array;
   dst: Uint8Array;
+  /** ggml_quantize_chunk over whole rows, when options.rowLength or options.imatrix ask for it. */
+  chunk: { rows: number; rowLength: number; imatrix: Float32Array | null } | null;
 }
 
 function planQuantize(typeArg: unknown, srcArg: unknown, optionsArg: unknown): Plan {
   const info = INFO[expectType(typeArg)];
   const options = expectObject(optionsArg, 'options');
-  if (options.imatrix !== undefined) fail('KQ_INVALID_ARGUMENT', 'options.imatrix (importance-weighted ggml quantization) is not implemented yet');
   if (!(srcArg instanceof Float32Array)) fail('KQ_DTYPE', `Expected a Float32Array for src but received ${describe(srcArg)}`);
   if (srcArg.length % info.blockSize !== 0) {
     fail('KQ_SHAPE', `Expected src.length to be a multiple of ${info.blockSize} (the ${typeArg} block size) but received ${srcArg.length}`);
   }
-  return { info, src: srcArg, dst: new Uint8Array((srcArg.length / info.blockSize) * info.bytesPerBlock) };
+  let imatrix: Float32Array | null = null;
+  if (options.imatrix !== undefined) {
+    if (!(options.imatrix instanceof Float32Array)) fail('KQ_DTYPE', `Expected a Float32Array for options.imatrix but received ${describe(options.imatrix)}`);
+    imatrix = options.imatrix;
+  }
+  let rowLength: number | null = null;
+  if (options.rowLength !== undefined) {
+    rowLength = expectInteger(options.rowLength, 'options.rowLength', 1);
+    if (imatrix && imatrix.length !== rowLength) fail('KQ_LENGTH', `options.imatrix has ${imatrix.length} weights but options.rowLength is ${rowLength}`);
+  } else if (imatrix) {
+    rowLength = imatrix.length;
+  }
+  if (rowLength !== null) {
+    if (rowLength % info.blockSize !== 0) fail('KQ_SHAPE', `Expected options.rowLength to be a multiple of ${info.blockSize} (the ${typeArg} block size) but received ${rowLength}`);
+    if (srcArg.length % rowLength !== 0) fail('KQ_SHAPE', `Expected src.length (${srcArg.length}) to be a multiple of the row length ${rowLength}`);
+  }
+  const dst = new Uint8Array((srcArg.length / info.blockSize) * info.bytesPerBlock);
+  return { info, src: srcArg, dst, chunk: rowLength === null ? null : { rows: srcArg.length / rowLength, rowLength, imatrix } };
+}
+
+function runQuantize<A extends boolean>(p: Plan, async: A) {
+  if (!p.chunk) return native.ggmlQuantize(p.info.id, p.src, p.dst, async);
+  return native.ggmlQuantizeChunk(p.info.id, p.src, p.chunk.rows, p.chunk.rowLength, p.chunk.imatrix, p.dst, async);
 }
 
 /** ggml quantize_row_<type>_ref over src: the raw blocks (src.length / 32 of them). */
 export async function quantizeGGML(type: GGMLQuantType, src: Float32Array, options?: GGMLQuantizeOptions): Promise<Uint8Array> {
   const p = planQuantize(type, src, options);
-  await callAsync(() => native.ggmlQuantize(p.info.id, p.src, p.dst, true));
+  await callAsync(() => runQuantize(p, true));
   return p.dst;
 }
 
 export function quantizeGGMLSync(type: GGMLQuantType, src: Float32Array, options?: GGMLQuantizeOptions): Uint8Array {
   const p = planQuantize(type, src, options);
-  callSync(() => native.ggmlQuantize(p.info.id, p.src, p.dst, false));
+  callSync(() => runQuantize(p, false));
   return p.dst;
 }
 

@@ -66,6 +66,31 @@ Status quantize(int32_t type_id, const float* src, int64_t n, uint8_t* dst) {
   return any.load() ? non_finite_error(src, n) : Status::success();
 }
 
+Status quantize_chunk(int32_t type_id, const float* src, int64_t rows, int64_t row_length, const float* imatrix,
+                      uint8_t* dst) {
+  const TypeInfo* info = nullptr;
+  if (rows < 0 || row_length < 0) return error(Code::shape, "rows and rowLength must be non-negative");
+  KQ_RETURN_IF_ERROR(check(type_id, row_length, &info));
+  for (int64_t j = 0; imatrix && j < row_length; ++j)
+    if (!(std::isfinite(imatrix[j]) && imatrix[j] >= 0.0f))
+      return error(Code::invalid_argument, "imatrix[" + std::to_string(j) + "] must be finite and >= 0");
+  const int64_t row_bytes = row_length / info->block_size * info->type_size;
+  std::atomic<uint32_t> any{0};
+  parallel_for(rows, std::max<int64_t>(1, kTaskBlocks * info->block_size / std::max<int64_t>(row_length, 1)),
+               [&](int64_t r0, int64_t r1) {
+                 for (int64_t r = r0; r < r1; ++r) {
+                   const float* x = src + r * row_length;
+                   bool bad = false;
+                   for (int64_t i = 0; i < row_length; ++i) bad |= std::isnan(x[i] - x[i]);
+                   if (bad) any.store(1);
+                   uint8_t* y = dst + r * row_bytes;
+                   if (!quantize_row_chunk(info->type, x, y, row_length, imatrix))
+                     quantize_row_ref(info->type, x, y, row_length);
+                 }
+               });
+  return any.load() ? non_finite_error(src, rows * row_length) : Status::success();
+}
+
 Status dequantize(int32_t type_id, const uint8_t* src, int64_t n, float* dst) {
   const TypeInfo* info = nullptr;
   KQ_RETURN_IF_ERROR(check(type_id, n, &info));

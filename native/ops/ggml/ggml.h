@@ -71,6 +71,19 @@ void quantize_row_q3_K_ref(const float* x, BlockQ3_K* y, int64_t k);
 void dequantize_row_q2_K(const BlockQ2_K* x, float* y, int64_t k);
 void dequantize_row_q3_K(const BlockQ3_K* x, float* y, int64_t k);
 
+// Block loops with optional importance weights qw (one per element of the row the blocks start; null = none):
+// the reference with qw null, and the importance-matrix path of ggml_quantize_chunk otherwise. IQ4_NL also
+// takes ntry (0: the reference path, 7: the chunk path).
+void quantize_q6_K_blocks(const float* x, BlockQ6_K* y, int64_t k, const float* qw);
+void quantize_q2_K_weighted(const float* x, BlockQ2_K* y, int64_t k, const float* qw);  // qw required
+void quantize_q3_K_weighted(const float* x, BlockQ3_K* y, int64_t k, const float* qw);  // qw required
+void quantize_iq4_nl_blocks(const float* x, BlockIQ4_NL* y, int64_t k, const float* qw, int ntry);
+
+// ggml_quantize_chunk for one row of n elements where it differs from the reference (weighted.cc): with
+// importance weights qw for Q4_0, Q4_1, Q5_0, Q5_1, Q2_K … Q6_K, and IQ4_NL with or without them. Returns
+// false (nothing written) where the chunk path is the reference (Q8_0, TQ1_0, TQ2_0, MXFP4 ignore weights).
+bool quantize_row_chunk(Type type, const float* x, uint8_t* y, int64_t n, const float* qw);
+
 // The same per type, on raw bytes (x / y hold k / 32 blocks of the type).
 void quantize_row_ref(Type type, const float* x, uint8_t* y, int64_t k);
 void dequantize_row(Type type, const uint8_t* x, float* y, int64_t k);
@@ -80,5 +93,10 @@ void dequantize_row(Type type, const uint8_t* x, float* y, int64_t k);
 // dst holds n / 32 · type_size bytes (quantize) or n floats (dequantize).
 Status quantize(int32_t type_id, const float* src, int64_t n, uint8_t* dst);
 Status dequantize(int32_t type_id, const uint8_t* src, int64_t n, float* dst);
+// ggml_quantize_chunk over `rows` rows of row_length elements (a multiple of the block size), with an
+// importance matrix (row_length finite weights >= 0, shared by all rows) or without (imatrix null); rows are
+// spread over the thread pool.
+Status quantize_chunk(int32_t type_id, const float* src, int64_t rows, int64_t row_length, const float* imatrix,
+                      uint8_t* dst);
 
 }  // namespace kq::ggml

@@ -22,4 +22,12 @@ inline int nearest_int(float fval) {
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
                        uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad);
 
+// "qx": signed scale search (README 5.3), rmse_type 1: weights qw, or x² when qw is null. Stored levels
+// l + nmax in L; returns the scale (0 for a group whose largest |x| is below kGroupMaxEps).
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* qw);
+
+// ggml's make_qp_quants: the importance-weighted choice of non-negative super-block scales (levels 0..nmax
+// of x ≥ 0 with weights qw): nine candidate inverse scales, then up to five coordinate passes.
+float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* qw);
+
 }  // namespace kq::ggml

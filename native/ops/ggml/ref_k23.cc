@@ -88,6 +88,48 @@ inline int q3_scale_code(const uint8_t* scales, int j) {
   return low | high << 4;
 }
 
+// Stores the 6-bit code l (0..63) of scale j: low nibble in bytes 0..7, top two bits in bytes 8..11.
+inline void set_q3_scale_code(uint8_t* scales, int j, int l) {
+  if (j < 8)
+    scales[j] = static_cast<uint8_t>(l & 0xF);
+  else
+    scales[j - 8] = static_cast<uint8_t>(scales[j - 8] | ((l & 0xF) << 4));
+  l >>= 4;
+  scales[j % 4 + 8] = static_cast<uint8_t>(scales[j % 4 + 8] | (l << (2 * (j / 4))));
+}
+
+// Q2_K's last steps: levels recomputed from the stored d, dmin and codes (a sub-block whose d' is 0 keeps the
+// search levels), then packed.
+void q2_K_requantize_pack(const float* x, uint8_t* L, BlockQ2_K* y) {
+  for (int j = 0; j < kQK_K / 16; ++j) {
+    const float d = fp32(y->d) * static_cast<float>(y->scales[j] & 0xF);
+    if (!d) continue;
+    const float dm = fp32(y->dmin) * static_cast<float>(y->scales[j] >> 4);
+    for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = static_cast<uint8_t>(clamp(nearest_int((x[16 * j + ii] + dm) / d), 0, 3));
+  }
+  pack_2bit(L, y->qs);
+}
+
+// Q3_K's last steps: levels recomputed from the stored d and codes, the high bits into hmask (element j: bit
+// j / 32 of byte j mod 32), the low two bits packed.
+void q3_K_requantize_pack(const float* x, int8_t* L, BlockQ3_K* y) {
+  for (int j = 0; j < kQK_K / 16; ++j) {
+    const int sc = q3_scale_code(y->scales, j) - 32;
+    const float d = fp32(y->d) * static_cast<float>(sc);
+    if (!d) continue;
+    for (int ii = 0; ii < 16; ++ii)
+      L[16 * j + ii] = static_cast<int8_t>(clamp(nearest_int(x[16 * j + ii] / d), -4, 3) + 4);
+  }
+  std::memset(y->hmask, 0, kQK_K / 8);
+  for (int j = 0; j < kQK_K; ++j) {
+    if (L[j] > 3) {
+      y->hmask[j % 32] = static_cast<uint8_t>(y->hmask[j % 32] | (1 << (j / 32)));
+      L[j] = static_cast<int8_t>(L[j] - 4);
+    }
+  }
+  pack_2bit(L, y->qs);
+}
+
 }  // namespace
 
 void quantize_row_q2_K_ref(const float* x, BlockQ2_K* y, int64_t k) {
@@ -124,14 +166,7 @@ void quantize_row_q2_K_ref(const float* x, BlockQ2_K* y, int64_t k) {
     } else {
       y[i].dmin = fp16(0.0f);
     }
-    // Requantize from the stored values; a sub-block whose d' is 0 keeps the search levels.
-    for (int j = 0; j < kQK_K / 16; ++j) {
-      const float d = fp32(y[i].d) * static_cast<float>(y[i].scales[j] & 0xF);
-      if (!d) continue;
-      const float dm = fp32(y[i].dmin) * static_cast<float>(y[i].scales[j] >> 4);
-      for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = static_cast<uint8_t>(clamp(nearest_int((x[16 * j + ii] + dm) / d), 0, 3));
-    }
-    pack_2bit(L, y[i].qs);
+    q2_K_requantize_pack(x, L, &y[i]);
   }
 }
 
@@ -155,35 +190,57 @@ void quantize_row_q3_K_ref(const float* x, BlockQ3_K* y, int64_t k) {
       for (int j = 0; j < kQK_K / 16; ++j) {
         // ggml keeps nearest_int's result in an int8_t before clamping.
         int l = static_cast<int8_t>(static_cast<uint8_t>(nearest_int(iscale * scales[j]) & 0xff));
-        l = clamp(l, -32, 31) + 32;
-        if (j < 8)
-          y[i].scales[j] = static_cast<uint8_t>(l & 0xF);
-        else
-          y[i].scales[j - 8] = static_cast<uint8_t>(y[i].scales[j - 8] | ((l & 0xF) << 4));
-        l >>= 4;
-        y[i].scales[j % 4 + 8] = static_cast<uint8_t>(y[i].scales[j % 4 + 8] | (l << (2 * (j / 4))));
+        set_q3_scale_code(y[i].scales, j, clamp(l, -32, 31) + 32);
       }
       y[i].d = fp16(1 / iscale);
     } else {
       y[i].d = fp16(0.0f);
     }
-    // Requantize from the stored values; a sub-block whose d' is 0 keeps the search levels.
+    q3_K_requantize_pack(x, L, &y[i]);
+  }
+}
+
+void quantize_q2_K_weighted(const float* x, BlockQ2_K* y, int64_t k, const float* qw) {
+  uint8_t L[kQK_K], Laux[16], Ls[kQK_K / 16], Lm[kQK_K / 16];
+  float weight[16], mins[kQK_K / 16], scales[kQK_K / 16], sw[kQK_K / 16];
+  for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
+    float sumx2 = 0;
+    for (int j = 0; j < kQK_K; ++j) sumx2 += x[j] * x[j];
+    const float sigma2 = sumx2 / kQK_K;
     for (int j = 0; j < kQK_K / 16; ++j) {
-      const int sc = q3_scale_code(y[i].scales, j) - 32;
-      const float d = fp32(y[i].d) * static_cast<float>(sc);
-      if (!d) continue;
-      for (int ii = 0; ii < 16; ++ii)
-        L[16 * j + ii] = static_cast<int8_t>(clamp(nearest_int(x[16 * j + ii] / d), -4, 3) + 4);
+      const float* w = qw + i * kQK_K + 16 * j;
+      for (int l = 0; l < 16; ++l) weight[l] = w[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
+      sw[j] = 0;
+      for (int l = 0; l < 16; ++l) sw[j] += weight[l];
+      scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
     }
-    // High bit of element j: bit j / 32 of mask byte j mod 32; the low two bits go to qs.
-    std::memset(y[i].hmask, 0, kQK_K / 8);
-    for (int j = 0; j < kQK_K; ++j) {
-      if (L[j] > 3) {
-        y[i].hmask[j % 32] = static_cast<uint8_t>(y[i].hmask[j % 32] | (1 << (j / 32)));
-        L[j] = static_cast<int8_t>(L[j] - 4);
-      }
+    y[i].d = fp16(make_qp_quants(kQK_K / 16, 15, scales, Ls, sw));
+    y[i].dmin = fp16(make_qp_quants(kQK_K / 16, 15, mins, Lm, sw));
+    for (int j = 0; j < kQK_K / 16; ++j) y[i].scales[j] = static_cast<uint8_t>(Ls[j] | (Lm[j] << 4));
+    q2_K_requantize_pack(x, L, &y[i]);
+  }
+}
+
+void quantize_q3_K_weighted(const float* x, BlockQ3_K* y, int64_t k, const float* qw) {
+  int8_t L[kQK_K], Ls[kQK_K / 16];
+  float weight[16], scales[kQK_K / 16], sw[kQK_K / 16];
+  for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
+    float sumx2 = 0;
+    for (int j = 0; j < kQK_K; ++j) sumx2 += x[j] * x[j];
+    const float sigma2 = 2 * sumx2 / kQK_K;
+    for (int j = 0; j < kQK_K / 16; ++j) {
+      const float* w = qw + i * kQK_K + 16 * j;
+      for (int l = 0; l < 16; ++l) weight[l] = w[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
+      float sumw = 0;
+      for (int l = 0; l < 16; ++l) sumw += weight[l];
+      sw[j] = sumw;
+      scales[j] = make_qx_quants(16, 4, x + 16 * j, L + 16 * j, weight);
     }
-    pack_2bit(L, y[i].qs);
+    std::memset(y[i].scales, 0, 12);
+    const float d_block = make_qx_quants(kQK_K / 16, 32, scales, Ls, sw);
+    for (int j = 0; j < kQK_K / 16; ++j) set_q3_scale_code(y[i].scales, j, Ls[j]);
+    y[i].d = fp16(d_block);
+    q3_K_requantize_pack(x, L, &y[i]);
   }
 }
 

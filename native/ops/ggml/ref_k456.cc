@@ -9,74 +9,13 @@
 #include "../../core/half.h"
 #include "ggml.h"
 #include "kquant_search.h"
+#include "pack.h"
 
 namespace kq::ggml {
 namespace {
 
 inline uint16_t fp16(float v) { return f32_to_f16_bits(v); }
 inline float fp32(uint16_t h) { return f16_bits_to_f32(h); }
-
-// "qx": signed scale search with weights x² (rmse_type 1, no importance weights). Stored levels l + nmax.
-float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
-  float max = 0;
-  float amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
-    return 0.0f;
-  }
-  const auto level = [nmax](float v) {
-    const int l = nearest_int(v);
-    return l < -nmax ? -nmax : (l > nmax - 1 ? nmax - 1 : l);
-  };
-  float iscale = static_cast<float>(-nmax) / max;
-  float sumlx = 0;
-  float suml2 = 0;
-  for (int i = 0; i < n; ++i) {
-    const int l = level(iscale * x[i]);
-    L[i] = static_cast<int8_t>(l + nmax);
-    const float w = x[i] * x[i];
-    const float fl = static_cast<float>(l);
-    sumlx += w * x[i] * fl;
-    suml2 += w * fl * fl;
-  }
-  float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
-  float best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0) continue;
-    iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
-    sumlx = suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-      const float fl = static_cast<float>(level(iscale * x[i]));
-      const float w = x[i] * x[i];
-      sumlx += w * x[i] * fl;
-      suml2 += w * fl * fl;
-    }
-    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(nmax + level(iscale * x[i]));
-      scale = sumlx / suml2;
-      best = scale * sumlx;
-    }
-  }
-  return scale;
-}
-
-// Scale and min codes of sub-block j in the 12-byte Q4_K / Q5_K field (ggml's get_scale_min_k4).
-inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
-  if (j < 4) {
-    *d = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
-}
 
 // Shared part of Q4_K / Q5_K: the eight sub-block searches, the 6-bit codes, d / dmin and the levels
 // recomputed from the stored values. L receives 256 levels in 0..nmax.
@@ -105,14 +44,7 @@ void quantize_superblock_k45(const float* x, int nmax, float rmin, int nstep, ui
     uint8_t lm = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
     ls = ls < 63 ? ls : 63;
     lm = lm < 63 ? lm : 63;
-    if (j < 4) {
-      scales_out[j] = ls;
-      scales_out[j + 4] = lm;
-    } else {
-      scales_out[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-      scales_out[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-      scales_out[j] |= static_cast<uint8_t>((lm >> 4) << 6);
-    }
+    set_scale_min_k4(j, ls, lm, scales_out);
   }
   *d_out = fp16(max_scale / 63.0f);
   *dmin_out = fp16(max_min / 63.0f);
@@ -142,9 +74,7 @@ void quantize_row_q4_K_ref(const float* x, BlockQ4_K* y, int64_t k) {
     y[i].d = d;
     y[i].dmin = dmin;
     std::memcpy(y[i].scales, scales, 12);
-    uint8_t* q = y[i].qs;
-    for (int j = 0; j < kQK_K; j += 64, q += 32)
-      for (int l = 0; l < 32; ++l) q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
+    pack_q4_K_levels(L, y[i].qs);
   }
 }
 
@@ -157,38 +87,18 @@ void quantize_row_q5_K_ref(const float* x, BlockQ5_K* y, int64_t k) {
     y[i].d = d;
     y[i].dmin = dmin;
     std::memcpy(y[i].scales, scales, 12);
-    uint8_t qh[kQK_K / 8] = {};
-    uint8_t* ql = y[i].qs;
-    uint8_t m1 = 1, m2 = 2;
-    for (int n = 0; n < kQK_K; n += 64, ql += 32) {
-      for (int j = 0; j < 32; ++j) {
-        int l1 = L[n + j];
-        if (l1 > 15) {
-          l1 -= 16;
-          qh[j] |= m1;
-        }
-        int l2 = L[n + j + 32];
-        if (l2 > 15) {
-          l2 -= 16;
-          qh[j] |= m2;
-        }
-        ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
-      }
-      m1 = static_cast<uint8_t>(m1 << 2);
-      m2 = static_cast<uint8_t>(m2 << 2);
-    }
-    std::memcpy(y[i].qh, qh, sizeof qh);
+    pack_q5_K_levels(L, y[i].qs, y[i].qh);
   }
 }
 
-void quantize_row_q6_K_ref(const float* x, BlockQ6_K* y, int64_t k) {
+void quantize_q6_K_blocks(const float* x, BlockQ6_K* y, int64_t k, const float* qw) {
   int8_t L[kQK_K];
   float scales[kQK_K / 16];
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
     float max_scale = 0;
     float max_abs_scale = 0;
     for (int ib = 0; ib < kQK_K / 16; ++ib) {
-      const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib);
+      const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qw ? qw + i * kQK_K + 16 * ib : nullptr);
       scales[ib] = scale;
       const float abs_scale = std::fabs(scale);
       if (abs_scale > max_abs_scale) {
@@ -216,22 +126,11 @@ void quantize_row_q6_K_ref(const float* x, BlockQ6_K* y, int64_t k) {
         L[16 * j + ii] = static_cast<int8_t>(l + 32);
       }
     }
-    uint8_t* ql = y[i].ql;
-    uint8_t* qh = y[i].qh;
-    for (int j = 0; j < kQK_K; j += 128, ql += 64, qh += 32) {
-      for (int l = 0; l < 32; ++l) {
-        const uint8_t q1 = L[j + l] & 0xF;
-        const uint8_t q2 = L[j + l + 32] & 0xF;
-        const uint8_t q3 = L[j + l + 64] & 0xF;
-        const uint8_t q4 = L[j + l + 96] & 0xF;
-        ql[l] = static_cast<uint8_t>(q1 | (q3 << 4));
-        ql[l + 32] = static_cast<uint8_t>(q2 | (q4 << 4));
-        qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) |
-                                     ((L[j + l + 96] >> 4) << 6));
-      }
-    }
+    pack_q6_K_levels(L, y[i].ql, y[i].qh);
   }
 }
+
+void quantize_row_q6_K_ref(const float* x, BlockQ6_K* y, int64_t k) { quantize_q6_K_blocks(x, y, k, nullptr); }
 
 void quantize_row_q8_K_ref(const float* x, BlockQ8_K* y, int64_t k) {
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {

@@ -160,12 +160,18 @@ void dequantize_row_tq2_0(const BlockTQ2_0* x, float* y, int64_t k) {
   }
 }
 
-void quantize_row_iq4_nl_ref(const float* x, BlockIQ4_NL* y, int64_t k) {
-  // ggml keeps the levels of the previous block for a near-zero block (and reads uninitialised memory for the
-  // first block of a call; README 5.6), so those nibbles are unspecified. Here they are index 8 (the entry
-  // nearest 0, as ggml's chunk path stores), so the bytes do not depend on how the driver splits the blocks.
+void quantize_iq4_nl_blocks(const float* x, BlockIQ4_NL* y, int64_t k, const float* qw, int ntry) {
+  // With ntry = 0 (the reference path) ggml keeps the levels of the previous block for a near-zero block (and
+  // reads uninitialised memory for the first block of a call; README 5.6), so those nibbles are unspecified:
+  // here they are index 8, what the chunk path (ntry 7) stores, so the bytes never depend on how blocks split.
   uint8_t L[kQK];
+  float weight[kQK];
   for (int64_t i = 0; i < k / kQK; ++i, x += kQK) {
+    float sigma2 = 0.0f;
+    for (int j = 0; j < kQK; ++j) sigma2 += x[j] * x[j];
+    sigma2 *= 2.0f / kQK;
+    for (int j = 0; j < kQK; ++j)
+      weight[j] = qw ? qw[i * kQK + j] * std::sqrt(sigma2 + x[j] * x[j]) : x[j] * x[j];
     float amax = 0.0f, max = 0.0f;
     for (int j = 0; j < kQK; ++j) {
       const float ax = std::fabs(x[j]);
@@ -174,28 +180,45 @@ void quantize_row_iq4_nl_ref(const float* x, BlockIQ4_NL* y, int64_t k) {
         max = x[j];
       }
     }
-    float scale = 0.0f;
+    // Σw·q·x and Σw·q² of the levels an inverse scale picks (L written when asked).
+    const auto fit = [&](float id, float* sumqx, float* sumq2, bool store) {
+      *sumqx = *sumq2 = 0.0f;
+      for (int j = 0; j < kQK; ++j) {
+        const int l = best_index_int8(kIQ4NL, id * x[j]);
+        if (store) L[j] = static_cast<uint8_t>(l);
+        const float q = static_cast<float>(kIQ4NL[l]);
+        *sumqx += weight[j] * q * x[j];
+        *sumq2 += weight[j] * q * q;
+      }
+    };
+    float d = 0.0f;
     if (amax < kGroupMaxEps) {
       std::memset(L, 8, sizeof L);
     } else {
-      const float d0 = max / static_cast<float>(kIQ4NL[0]);  // ntry −1: −max/127
-      const float id = 1.0f / d0;
-      float sumqx = 0.0f, sumq2 = 0.0f;
-      for (int j = 0; j < kQK; ++j) {
-        const float al = id * x[j];
-        const int l = best_index_int8(kIQ4NL, al);
-        L[j] = static_cast<uint8_t>(l);
-        const float q = static_cast<float>(kIQ4NL[l]);
-        const float w = x[j] * x[j];
-        sumqx += w * q * x[j];
-        sumq2 += w * q * q;
+      const float d0 = ntry > 0 ? -max / static_cast<float>(kIQ4NL[0]) : max / static_cast<float>(kIQ4NL[0]);
+      float sumqx, sumq2;
+      fit(1.0f / d0, &sumqx, &sumq2, true);
+      d = sumq2 > 0 ? sumqx / sumq2 : 0.0f;
+      float best = d * sumqx;
+      for (int itry = -ntry; itry <= ntry; ++itry) {
+        fit(static_cast<float>(itry + kIQ4NL[0]) / max, &sumqx, &sumq2, false);
+        if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+          d = sumqx / sumq2;
+          best = d * sumqx;
+        }
       }
-      scale = sumqx / sumq2;
     }
-    y[i].d = fp16(scale);
+    y[i].d = fp16(d);
+    if (ntry > 0) {
+      // The chunk path re-derives every level from the chosen float scale.
+      const float id = d != 0.0f ? 1.0f / d : 0.0f;
+      for (int j = 0; j < kQK; ++j) L[j] = static_cast<uint8_t>(best_index_int8(kIQ4NL, id * x[j]));
+    }
     for (int j = 0; j < kQK / 2; ++j) y[i].qs[j] = static_cast<uint8_t>(L[j] | L[j + kQK / 2] << 4);
   }
 }
+
+void quantize_row_iq4_nl_ref(const float* x, BlockIQ4_NL* y, int64_t k) { quantize_iq4_nl_blocks(x, y, k, nullptr, 0); }
 
 void dequantize_row_iq4_nl(const BlockIQ4_NL* x, float* y, int64_t k) {
   for (int64_t i = 0; i < k / kQK; ++i, y += kQK) {
