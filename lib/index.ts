@@ -107,6 +107,8 @@ export {
   type SafetensorsDType,
   type SafetensorsFile,
   type SafetensorsMetadata,
+  readSafetensorsHeader,
+  type SafetensorsEntry,
 } from './formats/safetensors.js';
 export { bnbToTensors, bnbFromTensors, bnbQuantStateJson, pythonFloatRepr } from './formats/bnb-checkpoint.js';
 export {
@@ -139,7 +141,28 @@ export {
   type GGUFWriteInput,
   type GGUFWriteTensor,
   type GGUFWriteValue,
+  encodeGGUFHeader,
+  type GGUFHeaderTensor,
+  type GGUFHeaderPlan,
 } from './formats/gguf.js';
+export { writeGGUFStream, type GGUFStreamTensor, type GGUFStreamInput } from './formats/gguf-stream.js';
+export {
+  GGUF_PRESETS,
+  LLAMA_HF_ARCHITECTURES,
+  ggufPreset,
+  choosePresetTypes,
+  compareGGUFTensorNames,
+  ggufTensorName,
+  llamaPermuteHeads,
+  unpermuteLlamaRows,
+  llamaMetadata,
+  type GGUFPreset,
+  type GGUFPresetInfo,
+  type PresetTensor,
+  type PresetModel,
+  type PresetChoice,
+  type LlamaConfig,
+} from './formats/gguf-presets.js';
 export {
   GPTQHessian,
   solveGPTQ,

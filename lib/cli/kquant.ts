@@ -26,6 +26,19 @@ const commands: Record<string, Command> = {
     });
     (await import('./bench.js')).benchCommand(values);
   },
+  async quantize(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { to: { type: 'string' }, output: { type: 'string', short: 'o' }, json: { type: 'boolean', default: false } },
+      strict: true,
+    });
+    await (await import('./quantize.js')).quantizeCommand(positionals, values);
+  },
+  async inspect(args) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } }, strict: true });
+    (await import('./inspect.js')).inspectCommand(positionals, values.json);
+  },
   async help() {
     process.stdout.write(usage(await opIds()));
   },

@@ -1,6 +1,7 @@
 // The help text, and the error that makes the CLI print a hint and exit with status 2.
 import { DEFAULT_SIZES, SIZE_MULTIPLE } from '../../bench/sizes.js';
 import { formatCount } from './units.js';
+import { GGUF_PRESETS } from '../formats/gguf-presets.js';
 
 /** A mistake in how kquant was invoked (as opposed to a failure while running). */
 export class UsageError extends Error {
@@ -30,6 +31,13 @@ Commands:
                       (--json: backend() as JSON)
   bench [options]     Time kquant's ops at each SIMD level (and on CUDA when available) and
                       compare them with a memory-bandwidth figure measured in the same run
+  quantize <in> --to <preset> -o <out.gguf> [--json]
+                      Convert a llama-family safetensors model (a file, or a directory of
+                      shards with model.safetensors.index.json and config.json) to GGUF with
+                      llama.cpp's per-tensor types for the preset (no tokenizer metadata).
+                      ${wrap(['Presets:', ...GGUF_PRESETS.map((p, i) => (i < GGUF_PRESETS.length - 1 ? `${p},` : p))])}
+  inspect <file.gguf> [--json]
+                      Show a GGUF file's version, metadata and tensor table
   help                Show this help (also --help, -h)
 
 Options for bench:

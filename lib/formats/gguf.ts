@@ -587,11 +587,13 @@ function writeTyped(w: Writer, v: GGUFTypedValue): void {
 interface WritePlan {
   head: Uint8Array;
   alignment: number;
-  tensors: { data: Uint8Array; padded: number }[];
+  /** byteLength: the tensor's data size; data is absent when planned with withData = false. */
+  tensors: { data: Uint8Array; byteLength: number; padded: number }[];
   total: number;
 }
 
-function planWrite(input: unknown): WritePlan {
+// withData = false plans the header from names, types and shapes alone (encodeGGUFHeader).
+function planWrite(input: unknown, withData = true): WritePlan {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     fail('KQ_INVALID_ARGUMENT', `Expected { metadata, tensors, alignment? } for input but received ${describe(input)}`);
   }
@@ -642,22 +644,52 @@ function planWrite(input: unknown): WritePlan {
     }
     const dims = shape as number[];
     if (dims[0]! % info.blockSize !== 0) fail('KQ_SHAPE', `${label}.shape[0] = ${dims[0]} is not a multiple of the ${info.name} block size ${info.blockSize}`);
-    if (!(data instanceof Uint8Array)) fail('KQ_DTYPE', `Expected a Uint8Array for ${label}.data but received ${describe(data)}`);
+    if (withData && !(data instanceof Uint8Array)) fail('KQ_DTYPE', `Expected a Uint8Array for ${label}.data but received ${describe(data)}`);
     const count = dims.reduce((a, d) => a * BigInt(d), 1n);
     const bytes = (count / BigInt(info.blockSize)) * BigInt(info.typeSize);
-    if (BigInt(data.byteLength) !== bytes) fail('KQ_LENGTH', `${label}.shape [${dims.join(', ')}] of ${info.name} needs ${bytes} bytes but data has ${data.byteLength}`);
+    if (withData && BigInt((data as Uint8Array).byteLength) !== bytes) fail('KQ_LENGTH', `${label}.shape [${dims.join(', ')}] of ${info.name} needs ${bytes} bytes but data has ${(data as Uint8Array).byteLength}`);
     w.str(name);
     w.u32(dims.length);
     for (const d of dims) w.u64(BigInt(d));
     w.u32(info.id);
     w.u64(BigInt(offset));
-    const padded = Math.ceil(data.byteLength / alignment) * alignment;
-    out.push({ data, padded });
+    const byteLength = Number(bytes);
+    const padded = Math.ceil(byteLength / alignment) * alignment;
+    out.push({ data: data as Uint8Array, byteLength, padded });
     offset += padded;
   });
   const headPadded = Math.ceil(w.size / alignment) * alignment;
   w.push(new Uint8Array(headPadded - w.size));
   return { head: w.concat(), alignment, tensors: out, total: headPadded + offset };
+}
+
+export interface GGUFHeaderTensor {
+  name: string;
+  /** ggml type name (any case) or id. */
+  type: string | number;
+  /** ggml `ne`, innermost first. */
+  shape: readonly number[];
+}
+
+export interface GGUFHeaderPlan {
+  /** Everything before the data section: header, key-values, tensor infos, padding. */
+  header: Uint8Array;
+  alignment: number;
+  /** Each tensor's data size and its size padded to the alignment, in the order given. */
+  tensorBytes: number[];
+  paddedBytes: number[];
+  /** The whole file's size. */
+  total: number;
+}
+
+/**
+ * The header of a GGUF v3 file whose tensors are known by name, type and shape before their data exists
+ * (the same checks and layout as writeGGUF), for writers that produce the data tensor by tensor
+ * (gguf-stream.ts).
+ */
+export function encodeGGUFHeader(input: { metadata?: Record<string, GGUFWriteValue>; tensors?: readonly GGUFHeaderTensor[]; alignment?: number }): GGUFHeaderPlan {
+  const p = planWrite(input, false);
+  return { header: p.head, alignment: p.alignment, tensorBytes: p.tensors.map((t) => t.byteLength), paddedBytes: p.tensors.map((t) => t.padded), total: p.total };
 }
 
 /** The complete GGUF file (version 3) as one buffer; see writeGGUF. */

@@ -233,6 +233,47 @@ function readFile(path: string): SafetensorsFile {
   }
 }
 
+export interface SafetensorsEntry {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  byteLength: number;
+  /** The tensor's elements: one positioned read of just this tensor (the file is opened again). */
+  read(): SafetensorsArray;
+}
+
+/**
+ * A safetensors file's header, checked as readSafetensors checks it, without reading any tensor: each entry
+ * reads its own data on demand, so a model larger than memory can be processed tensor by tensor. Entries
+ * are in header order.
+ */
+export function readSafetensorsHeader(path: string): { metadata: SafetensorsMetadata; tensors: SafetensorsEntry[] } {
+  if (typeof path !== 'string' || path.length === 0) fail('KQ_INVALID_ARGUMENT', `Expected a file path for path but received ${describe(path)}`);
+  const fd = openSync(path, 'r');
+  let parsed: { metadata: SafetensorsMetadata; entries: Entry[] };
+  let dataStart: number;
+  try {
+    const size = fstatSync(fd).size;
+    if (size < 8) bad(`${path}: ${size} bytes is too short for the 8-byte header length`);
+    const n = parseLength(readExact(fd, 0, 8, bad), size);
+    dataStart = 8 + n;
+    parsed = parseHeader(readExact(fd, 8, n, bad), size - dataStart);
+  } finally {
+    closeSync(fd);
+  }
+  const readEntry = (t: Entry): SafetensorsArray => {
+    const f = openSync(path, 'r');
+    try {
+      const bytes = readExact(f, dataStart + t.begin, t.end - t.begin, bad);
+      return new (ctorOf(t.dtype))(bytes.buffer, 0, t.count);
+    } finally {
+      closeSync(f);
+    }
+  };
+  const tensors = parsed.entries.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, byteLength: t.end - t.begin, read: () => readEntry(t) }));
+  return { metadata: parsed.metadata, tensors };
+}
+
 /**
  * Reads a safetensors file (by path) or buffer. Malformed input throws a KquantError with code KQ_FORMAT;
  * I/O errors (a missing file) pass through as Node errors. Tensors read from a buffer may share its memory.
