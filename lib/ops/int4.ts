@@ -4,7 +4,9 @@
 // prepareInt4Weights re-lays qweight/qzeros/scales/g_idx once (columns sorted by group, so act-order costs
 // nothing per call; rows in tiles of 16; f16 scales kept exactly) into a handle that owns the buffers on its
 // device; int4Matmul then moves only activations. The handle is the pattern for every prepared weight: its
-// native holder records the device and a CUDA path will keep its uploaded buffers there.
+// native holder records the device and keeps the uploaded buffers of a CUDA weight (native/ops/int4/cuda.cu:
+// a GEMV for m <= 4 in f32, an mma.sync f16 tensor-core GEMM beyond with |Δy| <~ 1e-3 · Σ|w·x|; compiled,
+// not yet run on a GPU, hence the 'cpu' default).
 //
 // Activations ('int8', the default, or 'float32'):
 //  * 'int8' (as ggml's Q4_0 × Q8_0): x is quantized per block of 32 (in the prepared column order) to int8 with
@@ -50,7 +52,10 @@ export interface Int4Tensors {
 }
 
 export interface PrepareInt4Options {
-  /** 'cpu' (default for 'auto' until the CUDA kernel lands) or 'cuda' (KQ_CUDA_UNAVAILABLE without one). */
+  /**
+   * 'cpu' (the default while the CUDA kernels await verification on a GPU), 'cuda' (uploads the weight once;
+   * KQ_CUDA_UNAVAILABLE without a GPU of compute capability 8.0+) or 'auto' (CUDA when backend().cuda.available).
+   */
   device?: Device;
 }
 
@@ -63,7 +68,7 @@ export interface Int4MatmulOptions {
   outDtype?: Int4XDType;
   /** dtype of x: 'float32' for a Float32Array (default); 'float16' or 'bfloat16' for a Uint16Array of bits. */
   dtype?: Int4XDType;
-  /** 'int8' (default, faster) or 'float32' (no activation rounding). */
+  /** CPU weights: 'int8' (default, faster) or 'float32' (no activation rounding). CUDA weights ignore it. */
   activations?: Int4Activations;
 }
 
@@ -173,8 +178,8 @@ function planPrepare(tensorsArg: unknown, optionsArg: unknown): PreparePlan {
     const want = groupSize === -1 ? 1 : Math.ceil(k / groupSize);
     if (groups !== want) fail('KQ_SHAPE', `Expected ${want} groups of scales for groupSize ${groupSize} and k = ${k} but tensors.scales has ${groups}`);
   }
-  // Until the CUDA kernel exists, 'auto' means the CPU; an explicit 'cuda' reports why it cannot run.
-  const device = options.device === undefined || options.device === 'auto' ? DeviceCode.cpu : resolveDevice(options.device);
+  // 'auto' picks CUDA when it is usable; an explicit 'cuda' without it fails natively with the reason.
+  const device = resolveDevice(options.device ?? 'cpu');
   return { qweight, qzeros, scales: t.scales, gIdx, n, k, groups, groupSize, format: FORMAT_CODES[format], device, actOrder };
 }
 

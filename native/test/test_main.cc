@@ -13,6 +13,7 @@ void gptq_cuda_suite();  // test_gptq_cuda.cc: CPU vs CUDA, or the errors withou
 void gptq_suite();  // test_gptq.cc: compares every sweep table itself
 void dense_suite();  // test_dense.cc: the active kernel table and the drivers, per SIMD level
 void int4_suite();  // test_int4.cc: compares every kernel table itself
+void int4_cuda_suite();  // test_int4_cuda.cc: CUDA vs f64 and the CPU reference (GPU only)
 }  // namespace kq::test
 
 namespace {
@@ -49,6 +50,7 @@ void run_cuda() {
   kq::test::convert_cuda_suite();
   kq::test::bnb_cuda_suite();
   kq::test::int8mm_cuda_suite();
+  kq::test::int4_cuda_suite();
   const kq::test::Tally& after = kq::test::tally();
   std::printf("cuda (%s): %d passed, %d failed\n", info.devices.empty() ? "?" : info.devices[0].name.c_str(),
               after.passed - before.passed, after.failed - before.failed);

@@ -2,6 +2,7 @@
 // f16/bf16 and checking for NaN/Inf on the way), quantizes it per block for the int8 path, and spreads the
 // row tiles over the pool. Each kernel call loops over every x row inside a tile, so a weight tile is read
 // from memory once per call whatever m is. Tiles own disjoint outputs: any split gives the same bits.
+// A weight prepared on CUDA goes to matmul_cuda (cuda.cu) instead.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "../../core/cpu_features.h"
+#include "../../core/cuda_runtime.h"
 #include "../../core/half.h"
 #include "../../core/thread_pool.h"
 #include "int4.h"
@@ -47,12 +49,12 @@ const Kernels& active_kernels() {
 }
 
 Status matmul(const PreparedInt4& w, const MatmulArgs& args) {
-  if (w.device != Device::cpu) return error(Code::invalid_argument, "int4 matmul: the weight is not on the CPU");
   if (args.m < 0) return error(Code::shape, "m must be >= 0, got " + std::to_string(args.m));
   if (args.m == 0) return Status::success();
   const int64_t kp = w.blocks * kBlock, m = args.m;
   if (m > std::numeric_limits<int64_t>::max() / std::max(kp, w.k) / 8)
     return error(Code::too_large, "int4 matmul: m · k is too large");
+  if (w.device == Device::cuda) return run_on_cuda("int4Matmul", [&] { return matmul_cuda(w, args); });
   std::vector<float> xf, xsum, y32;
   std::vector<int8_t> xq;
   std::vector<float> xd;

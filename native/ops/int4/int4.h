@@ -79,6 +79,10 @@ struct PreparedInt4 {
   AlignedBytes nibbles;               // [tiles][blocks][4 chunks][kTileRows][4 bytes]
   std::vector<uint16_t> scales;       // [tiles][groups][kTileRows] f16 bits
   std::vector<uint8_t> zeros;         // [tiles][groups][kTileRows]
+  // device cuda: the uploaded weight (cuda.cu), freed with this object; nibbles, scales and zeros are then
+  // released on the host and cuda_bytes counts the device memory.
+  std::shared_ptr<void> cuda;
+  int64_t cuda_bytes = 0;
   int64_t bytes() const;              // memory held
 };
 
@@ -118,7 +122,8 @@ void quantize_block_ref(const float* x, int8_t* xq, float* d);
 
 // Checks every tensor against the shapes and re-lays it (prepare.cc). Errors: KQ_SHAPE (k not a multiple
 // of 8, n not a multiple of 8 with qzeros, bad group size), KQ_LENGTH (array lengths), KQ_INVALID_ARGUMENT
-// (g_idx out of range), KQ_NON_FINITE (a NaN/Inf scale). device cuda: KQ_CUDA_UNAVAILABLE without a GPU.
+// (g_idx out of range), KQ_NON_FINITE (a NaN/Inf scale). device cuda: uploads (upload_cuda);
+// KQ_CUDA_UNAVAILABLE without a GPU or below compute capability 8.0.
 Status prepare(const CheckpointTensors& t, Device device, std::shared_ptr<PreparedInt4>* out);
 
 struct MatmulArgs {
@@ -128,11 +133,23 @@ struct MatmulArgs {
   const float* bias = nullptr;  // [n] or null
   void* y = nullptr;            // [m, n]
   XType y_type = XType::f32;    // f16/bf16: the f32 result rounded to nearest even
-  Activations activations = Activations::int8;
+  Activations activations = Activations::int8;  // CPU only: the CUDA kernels have their own arithmetic
   const Kernels* kernels = nullptr;  // null: active_kernels(); tests and benchmarks name a table
 };
 
-// y = x · dequant(W)ᵀ (+ bias) (int4.cc). Non-finite x is rejected (KQ_NON_FINITE).
+// y = x · dequant(W)ᵀ (+ bias) (int4.cc), on the weight's device. Non-finite x is rejected (KQ_NON_FINITE).
 Status matmul(const PreparedInt4& w, const MatmulArgs& args);
+
+// ---- CUDA (cuda.cu) ----
+// Defined only in builds with CUDA; the drivers reach them through run_on_cuda. Arithmetic and error bounds
+// are in cuda.cu: m <= 4 runs a GEMV in f32 (f32 rounding only), m > 4 an mma.sync f16 tensor-core GEMM
+// (x and each s·(q − zero) rounded to f16, f32 accumulation: |Δy| <~ 1e-3 · Σ|w·x|), which refuses x beyond
+// ±65504 and weights with a scale of 4096 or more (KQ_INVALID_ARGUMENT), and m past 4194240 (KQ_TOO_LARGE).
+
+// Re-lays the host-prepared weight into the tensor-core fragment layout, uploads it to the current device
+// (sm_80+) into w->cuda and releases the host nibbles, scales and zeros.
+Status upload_cuda(PreparedInt4* w);
+// y = x · dequant(W)ᵀ (+ bias) for a weight prepared on CUDA; host x, bias and y; args.m >= 1.
+Status matmul_cuda(const PreparedInt4& w, const MatmulArgs& args);
 
 }  // namespace kq::int4

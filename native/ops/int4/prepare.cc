@@ -126,16 +126,14 @@ void fill_tiles(const CheckpointTensors& t, PreparedInt4& w) {
 void AlignedFree::operator()(void* p) const { std::free(p); }
 
 int64_t PreparedInt4::bytes() const {
+  if (device == Device::cuda) return cuda_bytes + static_cast<int64_t>((src_col.size() + group_blocks.size()) * 4);
   return tiles * blocks * kTileBlockBytes + static_cast<int64_t>(scales.size() * 2 + zeros.size() +
                                                                  (src_col.size() + group_blocks.size()) * 4);
 }
 
 Status prepare(const CheckpointTensors& t, Device device, std::shared_ptr<PreparedInt4>* out) {
-  if (device == Device::cuda) {
-    // The CUDA int4 kernel is a separate piece of work; until it lands, only CPU handles exist.
-    KQ_RETURN_IF_ERROR(require_cuda("prepareInt4Weights"));
-    return error(Code::cuda_unavailable, "prepareInt4Weights: this build has no CUDA int4 kernel; use device 'cpu'");
-  }
+  // Fail fast without a GPU; with one, the CPU layout below is the source of the device layout.
+  if (device == Device::cuda) KQ_RETURN_IF_ERROR(require_cuda("prepareInt4Weights"));
   KQ_RETURN_IF_ERROR(check_tensors(t));
   auto w = std::make_shared<PreparedInt4>();
   w->device = device;
@@ -156,6 +154,8 @@ Status prepare(const CheckpointTensors& t, Device device, std::shared_ptr<Prepar
     return error(Code::out_of_memory, "prepareInt4Weights: no memory for the prepared weight");
   }
   fill_tiles(t, *w);
+  if (device == Device::cuda)
+    KQ_RETURN_IF_ERROR(run_on_cuda("prepareInt4Weights", [&] { return upload_cuda(w.get()); }));
   *out = std::move(w);
   return Status::success();
 }
