@@ -205,7 +205,7 @@ describe('kquant quantize', () => {
       for (const n of part) weightMap[n] = file;
     });
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }));
-    writeConfig(dir, 3, 512, { tie_word_embeddings: true });
+    writeConfig(dir, 3, 512, { tie_word_embeddings: true, rope_scaling: { rope_type: 'llama3', factor: 8 } });
     const out = join(tmp, 'bf16-q4_k_s.gguf');
     const run = kquant('quantize', dir, '--to', 'Q4_K_S', '-o', out);
     expect(run.status, run.stderr).toBe(0);
@@ -222,6 +222,7 @@ describe('kquant quantize', () => {
     expect(run.stdout).toMatch(/^q4_k\s+18\s/m);
     expect(run.stdout).toMatch(/^q5_k\s+3\s/m);
     expect(run.stdout).toMatch(/bits\/weight\) → .* bits\/weight\)/);
+    expect(run.stderr).toMatch(/^kquant: warning: config\.json has rope_scaling, which is not converted/m);
   });
 
   it('f32 rows that are not whole super-blocks fall back (Q4_K → Q5_0, Q6_K → Q8_0); F16 preset', () => {
@@ -295,12 +296,14 @@ describe('kquant inspect', () => {
     expect(text.stdout).toMatch(/GGUF v3, .*alignment 32, data at byte \d+, \d+ key-values, 39 tensors/);
     expect(text.stdout).toMatch(/^general\.architecture\s+str\s+"llama"$/m);
     expect(text.stdout).toMatch(/^general\.file_type\s+u32\s+15$/m);
+    expect(text.stdout).toMatch(/^llama\.attention\.layer_norm_rms_epsilon\s+f32\s+0\.00001$/m);
     const q6 = f.tensors.find((t) => t.name === 'blk.2.ffn_down.weight')!;
     expect(text.stdout).toMatch(new RegExp(`^blk\\.2\\.ffn_down\\.weight\\s+q6_k\\s+\\[512, 256\\]\\s+${q6.byteLength}\\s+${q6.offset}$`, 'm'));
 
     const json = JSON.parse(kquant('inspect', path, '--json').stdout);
     expect(json).toMatchObject({ version: 3, alignment: 32, dataOffset: f.dataOffset });
     expect(json.metadata['general.file_type']).toEqual({ type: 'u32', value: 15 });
+    expect(json.metadata['llama.attention.layer_norm_rms_epsilon']).toEqual({ type: 'f32', value: 1e-5 });
     expect(json.tensors).toEqual(f.tensors.map((t) => ({ name: t.name, type: t.type, shape: t.shape, bytes: t.byteLength, offset: t.offset })));
   });
 

@@ -13,7 +13,17 @@ const STRING_MAX = 80;
 type JsonScalar = number | string | boolean;
 type JsonValue = JsonScalar | JsonValue[] | { [key: string]: JsonValue };
 
-function jsonScalar(v: number | bigint | boolean | string): JsonScalar {
+// The shortest decimal that reads back as the same f32 (1e-5, not 0.000009999999747378752).
+function shortF32(v: number): number {
+  for (let digits = 1; digits < 9; digits++) {
+    const x = Number(v.toPrecision(digits));
+    if (Math.fround(x) === v) return x;
+  }
+  return v;
+}
+
+function jsonScalar(v: number | bigint | boolean | string, type: string): JsonScalar {
+  if (type === 'f32' && typeof v === 'number') return shortF32(v);
   if (typeof v !== 'bigint') return v;
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
 }
@@ -23,20 +33,22 @@ function typeName(v: GGUFTypedValue): string {
 }
 
 function jsonValue(v: GGUFTypedValue): JsonValue {
-  if (v.type !== 'array') return jsonScalar(v.value);
-  const items = v.itemType === 'array' ? (v.value as GGUFTypedValue[]).slice(0, ARRAY_HEAD).map(jsonValue) : v.value.slice(0, ARRAY_HEAD).map(jsonScalar);
+  if (v.type !== 'array') return jsonScalar(v.value, v.type);
+  const itemType = v.itemType;
+  const items = itemType === 'array' ? (v.value as GGUFTypedValue[]).slice(0, ARRAY_HEAD).map(jsonValue) : v.value.slice(0, ARRAY_HEAD).map((x) => jsonScalar(x, itemType));
   return v.value.length > ARRAY_HEAD ? { count: v.value.length, head: items } : items;
 }
 
-function textScalar(v: number | bigint | boolean | string): string {
-  if (typeof v !== 'string') return String(v);
+function textScalar(v: number | bigint | boolean | string, type: string): string {
+  if (typeof v !== 'string') return String(jsonScalar(v, type));
   const quoted = JSON.stringify(v);
   return quoted.length > STRING_MAX ? `${quoted.slice(0, STRING_MAX - 1)}…` : quoted;
 }
 
 function textValue(v: GGUFTypedValue): string {
-  if (v.type !== 'array') return textScalar(v.value);
-  const shown = v.itemType === 'array' ? (v.value as GGUFTypedValue[]).slice(0, ARRAY_HEAD).map(textValue) : v.value.slice(0, ARRAY_HEAD).map(textScalar);
+  if (v.type !== 'array') return textScalar(v.value, v.type);
+  const itemType = v.itemType;
+  const shown = itemType === 'array' ? (v.value as GGUFTypedValue[]).slice(0, ARRAY_HEAD).map(textValue) : v.value.slice(0, ARRAY_HEAD).map((x) => textScalar(x, itemType));
   const more = v.value.length > ARRAY_HEAD ? `, … (${v.value.length} items)` : '';
   return `[${shown.join(', ')}${more}]`;
 }

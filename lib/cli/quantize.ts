@@ -100,6 +100,7 @@ function loadConfig(path: string, warnings: string[]): LlamaConfig | undefined {
   if (arch !== undefined && !(LLAMA_HF_ARCHITECTURES as readonly string[]).includes(arch)) {
     throw new KquantError('KQ_INVALID_ARGUMENT', `${path}: architecture ${arch} is not supported; kquant quantize converts llama-family models (${LLAMA_HF_ARCHITECTURES.join(', ')})`);
   }
+  if (config.rope_scaling) warnings.push('config.json has rope_scaling, which is not converted (no rope_freqs tensor or rope scaling keys)');
   return config;
 }
 

@@ -305,6 +305,8 @@ export interface LlamaConfig {
   rope_theta?: number;
   rms_norm_eps?: number;
   vocab_size?: number;
+  /** Not converted (llama.cpp's rope_freqs tensor / rope scaling keys); its presence is warned about. */
+  rope_scaling?: unknown;
 }
 
 type U32 = { type: 'u32'; value: number };
