@@ -3,6 +3,9 @@
 // implementation (IST-DASLab gptq.py on PyTorch CPU with OpenBLAS, 2 threads, this machine kind) takes
 // 4.08 s for the solve and 0.23 s for the Hessian of a 4096×4096 layer with 2048 tokens
 // (test/fixtures/gptq/README.md section 7); the ratios below are against those figures.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { backend, setThreads } from '../lib/index.js';
 import { GPTQHessian, solveGPTQSync } from '../lib/ops/gptq.js';
 import { randomFloats } from './random.js';
@@ -25,6 +28,11 @@ export interface GPTQBenchRun {
   speedupVsReference?: { hessian: number; solve: number };
 }
 
+/** The PyTorch formulation (bench/peers/gptq_torch.py) timed in the same run, when python3 has torch. */
+export type GPTQPeer =
+  | { peer: string; threads: number; hessianSeconds: number; solveSeconds: number }
+  | { unavailable: string };
+
 export interface GPTQBenchResult {
   rows: number;
   cols: number;
@@ -32,6 +40,29 @@ export interface GPTQBenchResult {
   config: { bits: 4; groupSize: 128; sym: true; blockSize: 128; damp: 0.01 };
   runs: GPTQBenchRun[];
   reference: typeof GPTQ_REFERENCE;
+  peer: GPTQPeer;
+}
+
+// The peer lives in the source tree (bench/peers), next to bench/gptq.ts or above dist/bench/gptq.js.
+function peerScript(): string | undefined {
+  for (const rel of ['./peers/gptq_torch.py', '../../bench/peers/gptq_torch.py']) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  return undefined;
+}
+
+function runPeer(rows: number, cols: number, tokens: number, threads: number): GPTQPeer {
+  const script = peerScript();
+  if (!script) return { unavailable: 'bench/peers/gptq_torch.py is not in this install' };
+  for (const python of ['python3', '/usr/bin/python3']) {
+    const run = spawnSync(python, [script, String(rows), String(cols), String(tokens), String(threads)], { encoding: 'utf8', timeout: 600_000 });
+    if (run.status === 0) {
+      const { peer, hessianSeconds, solveSeconds } = JSON.parse(run.stdout.trim().split('\n').pop()!);
+      return { peer, threads, hessianSeconds, solveSeconds };
+    }
+  }
+  return { unavailable: 'no python3 with torch' };
 }
 
 function medianSeconds(call: () => void, reps: number): number {
@@ -92,5 +123,6 @@ export function runGPTQBench(quick: boolean, onStep: (label: string) => void = (
   } finally {
     setThreads(info.threads);
   }
-  return { rows, cols, tokens, config, runs, reference: GPTQ_REFERENCE };
+  onStep(`gptq peer (PyTorch), ${info.threadsMax} thread(s)`);
+  return { rows, cols, tokens, config, runs, reference: GPTQ_REFERENCE, peer: runPeer(rows, cols, tokens, info.threadsMax) };
 }

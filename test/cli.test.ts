@@ -48,6 +48,7 @@ describe('kquant CLI', () => {
       expect(r.hessianGBps).toBeCloseTo((256 * 512 * 4) / r.hessianSeconds / 1e9, 6);
     }
     expect(run.stderr).toMatch(/GPTQ, one 512x512 layer/);
+    expect('peer' in gptq.peer || 'unavailable' in gptq.peer).toBe(true);
   });
 
   it('rejects unknown commands, flags and sizes with exit status 2', () => {

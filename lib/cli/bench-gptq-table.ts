@@ -26,6 +26,14 @@ export function formatGPTQTable(result: GPTQBenchResult): string {
     r.speedupVsReference ? `${formatFixed(r.speedupVsReference.hessian)}x` : '',
     r.speedupVsReference ? `${formatFixed(r.speedupVsReference.solve)}x` : '',
   ]);
+  const peer = result.peer;
+  const last = result.runs[result.runs.length - 1]!;
+  const peerLine =
+    'unavailable' in peer
+      ? `peer (PyTorch formulation, bench/peers/gptq_torch.py): not run (${peer.unavailable})`
+      : `peer ${peer.peer}, ${peer.threads} threads, same shape, this run: hessian ${formatDuration(peer.hessianSeconds * 1e3)}, ` +
+        `solve ${formatDuration(peer.solveSeconds * 1e3)}; kquant at ${last.threads} threads is ` +
+        `${formatFixed(peer.hessianSeconds / last.hessianSeconds)}x (hessian) and ${formatFixed(peer.solveSeconds / last.solveSeconds)}x (solve) as fast`;
   return [
     '',
     `GPTQ, one ${rows}x${cols} layer, ${tokens} calibration tokens (f32), ${config.bits}-bit, group ${config.groupSize}, sym, block ${config.blockSize}, damp ${config.damp}`,
@@ -35,5 +43,6 @@ export function formatGPTQTable(result: GPTQBenchResult): string {
     'solve: solveGPTQSync without the error report; + errors: with the GPTQ and RTN output errors (two SYRKs of the weight).',
     `vs ref: the IST-DASLab reference on PyTorch CPU + OpenBLAS, ${reference.threads} threads, this machine kind: ` +
       `${reference.hessianSeconds} s hessian, ${reference.solveSeconds} s solve for ${reference.rows}x${reference.cols}, ${reference.tokens} tokens (only at that shape).`,
+    peerLine,
   ].join('\n') + '\n';
 }

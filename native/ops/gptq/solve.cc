@@ -4,6 +4,7 @@
 // GEMM per band. Group parameters are found from W as it stood after the previous blocks (not from the
 // block's running copy), exactly as the reference reads `W[:, j:j+groupsize]`.
 #include <algorithm>
+#include <memory>
 #include <cmath>
 #include <numeric>
 #include <string>
@@ -38,6 +39,13 @@ Status check(const float* w, int64_t rows, int64_t cols, const float* h, const O
   return Status::success();
 }
 
+// Large scratch buffers are written in full before they are read, so they skip std::vector's zero fill
+// (hundreds of MB of page-touching at 4096 columns).
+template <typename T>
+std::unique_ptr<T[]> scratch(int64_t n) {
+  return std::unique_ptr<T[]>(new T[static_cast<size_t>(n)]);
+}
+
 // Columns by descending diagonal; ties keep the lower index first.
 std::vector<int32_t> column_order(const std::vector<float>& diag, bool act_order) {
   std::vector<int32_t> perm(diag.size());
@@ -49,11 +57,11 @@ std::vector<int32_t> column_order(const std::vector<float>& diag, bool act_order
 // The upper factor U of (P H Pᵀ + damp·I)⁻¹ in f32, stepping the damping up by 0.01 of the mean diagonal
 // while the damped matrix is not positive definite (when allowed).
 Status inverse_factor(const float* h, int64_t cols, const std::vector<float>& diag, const std::vector<int32_t>& perm,
-                      const Options& o, std::vector<float>* hinv, Report* report) {
+                      const Options& o, std::unique_ptr<float[]>* hinv, Report* report) {
   double diag_sum = 0.0;
   for (float d : diag) diag_sum += d;
   const float mean_diag = static_cast<float>(diag_sum / static_cast<double>(cols));
-  std::vector<double> a(static_cast<size_t>(cols * cols));
+  const std::unique_ptr<double[]> a = scratch<double>(cols * cols);
   for (double fraction = o.damp;; fraction += 0.01) {
     const float damp = static_cast<float>(fraction) * mean_diag;
     parallel_for(cols, 16, [&](int64_t i0, int64_t i1) {
@@ -63,7 +71,7 @@ Status inverse_factor(const float* h, int64_t cols, const std::vector<float>& di
         a[i * cols + i] = static_cast<double>(diag[pi] + damp);
       }
     });
-    const int64_t failed = dense::inverse_cholesky_upper_f64(a.data(), cols);
+    const int64_t failed = dense::inverse_cholesky_upper_f64(a.get(), cols);
     if (failed < 0) {
       report->damp = damp;
       report->damp_fraction = fraction;
@@ -74,7 +82,7 @@ Status inverse_factor(const float* h, int64_t cols, const std::vector<float>& di
                    "hessian + " + std::to_string(fraction) + " x mean(diag) is not positive definite (pivot " +
                        std::to_string(failed) + ")" + (o.damp_auto ? " even with damping up to 1.0" : ""));
   }
-  hinv->resize(static_cast<size_t>(cols * cols));
+  *hinv = scratch<float>(cols * cols);
   parallel_for(cols * cols, 1 << 16, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) (*hinv)[i] = static_cast<float>(a[i]);
   });
@@ -195,11 +203,11 @@ Status quantize(const float* w, int64_t rows, int64_t cols, const float* h, cons
   }
   const std::vector<int32_t> perm = column_order(diag, o.act_order);
 
-  std::vector<float> hinv;
+  std::unique_ptr<float[]> hinv;
   KQ_RETURN_IF_ERROR(inverse_factor(h, cols, diag, perm, o, &hinv, report));
 
   // Working copy: permuted columns, dead inputs zeroed.
-  std::vector<float> work(static_cast<size_t>(rows * cols));
+  const std::unique_ptr<float[]> work = scratch<float>(rows * cols);
   parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
       for (int64_t j = 0; j < cols; ++j) work[r * cols + j] = dead[perm[j]] ? 0.0f : w[r * cols + perm[j]];
@@ -226,22 +234,22 @@ Status quantize(const float* w, int64_t rows, int64_t cols, const float* h, cons
     std::copy(row_zero.begin(), row_zero.end(), out.zeros);
   }
 
-  std::vector<float> q_local;
+  std::unique_ptr<float[]> q_local;
   float* q = out.dequant;
   if (!q) {
-    q_local.resize(static_cast<size_t>(rows * cols));
-    q = q_local.data();
+    q_local = scratch<float>(rows * cols);
+    q = q_local.get();
   }
   std::vector<double> row_loss(static_cast<size_t>(rows), 0.0);
   const int64_t block = std::min(o.block_size, cols);
   const Problem p{rows,          cols,     groups,           o.group_size,      block,
                   o.grid,        o.static_groups && o.group_size > 0,
-                  perm.data(),   hinv.data(), work.data(),   row_scale.data(),  row_zero.data(),
+                  perm.data(),   hinv.get(), work.get(),   row_scale.data(),  row_zero.data(),
                   static_scale.data(), static_zero.data(), q, &out, row_loss.data()};
   const int64_t bands = std::max<int64_t>(1, std::min<int64_t>(rows, thread_count() * 4));
   if (o.device == Device::cuda && solve_cuda_supports(o, cols)) {
     const SolveProblem cuda{rows, cols, groups, o.group_size, block, o.grid, p.static_groups, perm.data(),
-                            hinv.data(), work.data(), row_scale.data(), row_zero.data(), static_scale.data(),
+                            hinv.get(), work.get(), row_scale.data(), row_zero.data(), static_scale.data(),
                             static_zero.data(), out.codes, out.scales, out.zeros, q, row_loss.data()};
     KQ_RETURN_IF_ERROR(run_on_cuda("GPTQ solve", [&] { return solve_cuda(cuda); }));
   } else {
