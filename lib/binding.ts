@@ -279,6 +279,8 @@ export interface NativeAddon {
     activations: number,
     async: A,
   ): OpResult<A>;
+  /** GB/s (read + written) of a device-to-device copy of `bytes`: the ceiling of the int4 CUDA bench. */
+  int4CudaCopyBandwidth(bytes: number): number;
 }
 
 // The package root holds package.json, build/ and prebuilds/; this file runs from lib/ (tests) or

@@ -3,8 +3,12 @@
 // copy bandwidth measured in the same run, the scalar reference, and the issue's anchor, ggml's Q4_0×Q8_0
 // GEMV on this machine kind (≈ 720 µs for 4096×4096 on one thread, ≈ 13 GB/s of weights). Rows: m = 1
 // with int8 activations (the default path), m = 1 with f32 activations, m = 8; the scalar reference at m = 1.
+// Where a GPU answers, CUDA rows too (m = 1, 16, 64, 256; compiled in CI, not yet verified on a GPU): time per
+// call as a caller sees it (x up, y down, three synchronizations included) and device weight bytes per second
+// against a device-to-device copy measured in the same run.
 // The weights are read from wherever they sit between calls: a layer that fits the last-level cache stays
 // there, as it does in ggml's own benchmark.
+import { native } from '../../lib/binding.js';
 import { backend, int4MatmulSync, prepareInt4WeightsSync, setSimd, setThreads, type Int4Activations, type Int4Weights } from '../../lib/index.js';
 import { renderTable, type Column } from '../../lib/cli/table.js';
 import { formatBytes, formatDuration, formatFixed } from '../../lib/cli/units.js';
@@ -21,19 +25,23 @@ const FULL_SHAPES: readonly [number, number][] = [
   [4096, 11008],
 ];
 const QUICK_SHAPES: readonly [number, number][] = [[4096, 4096]];
+const CUDA_MS = [1, 16, 64, 256] as const;
+const CUDA_COPY_BYTES = 256 * 1024 ** 2;
 
 export interface Int4BenchRow {
   n: number;
   k: number;
   m: number;
+  /** Pool threads (0 for CUDA rows). */
   threads: number;
-  activations: Int4Activations;
-  /** SIMD level the kernel ran at ('scalar' = the reference). */
+  /** 'float16' on the CUDA tensor-core path (m > 4). */
+  activations: Int4Activations | 'float16';
+  /** SIMD level the kernel ran at ('scalar' = the reference), or 'cuda'. */
   variant: string;
   microseconds: number;
   /** Prepared weight bytes (nibbles, f16 scales, u8 zeros) / time per call. */
   weightGBps: number;
-  /** weightGBps / the copy bandwidth (bytes read + written) measured in the same run. */
+  /** weightGBps / the copy bandwidth (bytes read + written) measured in the same run (on the GPU for CUDA rows). */
   ratioToBandwidth: number;
   /** Time of the scalar reference (same shape, m, threads) / this time, where it ran. */
   speedupVsScalar?: number;
@@ -44,27 +52,30 @@ export interface Int4BenchRow {
 export interface Int4BenchResult {
   groupSize: number;
   anchor: typeof INT4_ANCHOR;
+  /** Device-to-device copy GB/s (read + written), where a GPU answered. */
+  cudaCopyGBps?: number;
   rows: Int4BenchRow[];
 }
 
 // Random asymmetric GPTQ tensors: codes, zero points and scales do not change the work.
-function layer(n: number, k: number): Int4Weights {
+function layer(n: number, k: number, device: 'cpu' | 'cuda'): Int4Weights {
   const groups = k / GROUP_SIZE;
   let s = 0x9e3779b9;
   const word = () => (s = (Math.imul(s, 1664525) + 1013904223) | 0);
   const qweight = Int32Array.from({ length: (k / 8) * n }, word);
   const qzeros = Int32Array.from({ length: groups * (n / 8) }, word);
   const scales = Uint16Array.from({ length: groups * n }, (_, i) => 0x1c00 + (i % 1024));
-  return prepareInt4WeightsSync({ qweight, qzeros, scales, bits: 4, groupSize: GROUP_SIZE, format: 'gptq', n, k }, { device: 'cpu' });
+  return prepareInt4WeightsSync({ qweight, qzeros, scales, bits: 4, groupSize: GROUP_SIZE, format: 'gptq', n, k }, { device });
 }
 
 export function runInt4Bench(quick: boolean, timing: TimingPlan, bandwidth: Bandwidth, onStep: (label: string) => void = () => {}): Int4BenchResult {
   const info = backend();
   const threadCounts = [...new Set([1, info.threadsMax])];
   const rows: Int4BenchRow[] = [];
+  const cudaCopyGBps = info.cuda.available ? native.int4CudaCopyBandwidth(CUDA_COPY_BYTES) : undefined;
   try {
     for (const [n, k] of quick ? QUICK_SHAPES : FULL_SHAPES) {
-      const w = layer(n, k);
+      const w = layer(n, k, 'cpu');
       const x = randomFloats(8 * k);
       const out = new Float32Array(8 * n);
       const measure = (m: number, threads: number, activations: Int4Activations, variant: string) => {
@@ -88,12 +99,33 @@ export function runInt4Bench(quick: boolean, timing: TimingPlan, bandwidth: Band
         measure(8, threads, 'int8', info.simdBest);
       }
       w.dispose();
+      if (cudaCopyGBps !== undefined) measureCuda(n, k, timing, cudaCopyGBps, rows, onStep);
     }
   } finally {
     setThreads(info.threads);
     setSimd(info.simd);
   }
-  return { groupSize: GROUP_SIZE, anchor: INT4_ANCHOR, rows };
+  return { groupSize: GROUP_SIZE, anchor: INT4_ANCHOR, ...(cudaCopyGBps === undefined ? {} : { cudaCopyGBps }), rows };
+}
+
+function measureCuda(n: number, k: number, timing: TimingPlan, copyGBps: number, rows: Int4BenchRow[], onStep: (label: string) => void) {
+  const w = layer(n, k, 'cuda');
+  const maxM = CUDA_MS[CUDA_MS.length - 1]!;
+  const x = randomFloats(maxM * k);
+  const out = new Float32Array(maxM * n);
+  try {
+    for (const m of CUDA_MS) {
+      onStep(`int4 ${n}x${k} m=${m} cuda`);
+      const xm = x.subarray(0, m * k);
+      const ym = out.subarray(0, m * n);
+      const { msPerCall } = timeCall(() => void int4MatmulSync(xm, m, w, { out: ym }), timing);
+      const weightGBps = w.bytes / (msPerCall * 1e6);
+      const activations = m <= 4 ? 'float32' : 'float16';
+      rows.push({ n, k, m, threads: 0, activations, variant: 'cuda', microseconds: msPerCall * 1e3, weightGBps, ratioToBandwidth: weightGBps / copyGBps });
+    }
+  } finally {
+    w.dispose();
+  }
 }
 
 const COLUMNS: readonly Column[] = [
@@ -113,7 +145,7 @@ export function formatInt4Table(result: Int4BenchResult, bandwidth: Bandwidth): 
   const body = result.rows.map((r) => [
     `${r.n}x${r.k}`,
     String(r.m),
-    String(r.threads),
+    r.variant === 'cuda' ? '-' : String(r.threads),
     r.activations,
     r.variant,
     formatDuration(r.microseconds / 1e3),
@@ -130,6 +162,11 @@ export function formatInt4Table(result: Int4BenchResult, bandwidth: Bandwidth): 
     renderTable(COLUMNS, body),
     `weight GB/s: prepared weight bytes (nibbles, f16 scales, u8 zeros) / time per call; x copy bw: that / ${formatFixed(bandwidth.GBps)} GB/s copy (${formatBytes(bandwidth.bufferBytes)} buffers).`,
     "x: 'int8' quantizes activations per block of 32 (the default); 'float32' dequantizes weights against f32 activations.",
+    ...(result.cudaCopyGBps === undefined
+      ? []
+      : [
+          `cuda (compiled, not yet verified on a GPU): f32 GEMV for m <= 4, f16 tensor cores beyond; time per call includes x up and y down; x copy bw: weight GB/s / ${formatFixed(result.cudaCopyGBps)} GB/s device-to-device copy.`,
+        ]),
     `vs ggml: ${a.what}: ${a.microseconds} us for ${a.n}x${a.k} (about ${a.weightGBps} GB/s of weights) / this time.`,
   ].join('\n') + '\n';
 }

@@ -4,6 +4,7 @@
 // fully first.
 #include "args.h"
 #include "async_job.h"
+#include "core/cuda_runtime.h"
 #include "ops/int4/int4.h"
 #include "register.h"
 #include "weights.h"
@@ -85,11 +86,21 @@ Napi::Value matmul(const Napi::CallbackInfo& info) {
                 {info[1], info[4], info[5]});
 }
 
+// int4CudaCopyBandwidth(bytes) -> GB/s of a device-to-device copy (the CUDA bench ceiling); synchronous.
+Napi::Value cuda_copy_bandwidth(const Napi::CallbackInfo& info) {
+  const int64_t bytes = int_arg(info, 0, "bytes", 1, int64_t(1) << 40);
+  double gbps = 0.0;
+  const Status st = run_on_cuda("int4CudaCopyBandwidth", [&] { return int4::copy_bandwidth_cuda(bytes, &gbps); });
+  if (!st.ok()) throw status_error(info.Env(), st);
+  return Napi::Number::New(info.Env(), gbps);
+}
+
 }  // namespace
 
 void register_int4(Napi::Env env, Napi::Object exports) {
   exports.Set("int4Prepare", Napi::Function::New(env, prepare, "int4Prepare"));
   exports.Set("int4Matmul", Napi::Function::New(env, matmul, "int4Matmul"));
+  exports.Set("int4CudaCopyBandwidth", Napi::Function::New(env, cuda_copy_bandwidth, "int4CudaCopyBandwidth"));
 }
 
 }  // namespace kq::napi

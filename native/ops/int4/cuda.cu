@@ -494,4 +494,31 @@ Status matmul_cuda(const PreparedInt4& w, const MatmulArgs& a) {
   return cuda_status(cudaMemcpy(a.y, y, y_bytes, cudaMemcpyDeviceToHost), "cudaMemcpy int4 y device->host");
 }
 
+Status copy_bandwidth_cuda(int64_t bytes, double* gbps) {
+  constexpr int kReps = 20;
+  DeviceBuffer src, dst;
+  KQ_RETURN_IF_ERROR(src.allocate(static_cast<size_t>(bytes)));
+  KQ_RETURN_IF_ERROR(dst.allocate(static_cast<size_t>(bytes)));
+  KQ_CUDA_TRY(cudaMemset(src.as<void>(), 1, static_cast<size_t>(bytes)));
+  KQ_CUDA_TRY(cudaMemcpy(dst.as<void>(), src.as<void>(), static_cast<size_t>(bytes), cudaMemcpyDeviceToDevice));
+  cudaEvent_t start, stop;
+  KQ_CUDA_TRY(cudaEventCreate(&start));
+  if (const Status st = cuda_status(cudaEventCreate(&stop), "cudaEventCreate"); !st.ok()) {
+    cudaEventDestroy(start);
+    return st;
+  }
+  cudaEventRecord(start);
+  for (int r = 0; r < kReps; ++r)
+    cudaMemcpyAsync(dst.as<void>(), src.as<void>(), static_cast<size_t>(bytes), cudaMemcpyDeviceToDevice);
+  cudaEventRecord(stop);
+  float ms = 0.0f;
+  Status st = cuda_status(cudaEventSynchronize(stop), "device copy");
+  if (st.ok()) st = cuda_status(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  KQ_RETURN_IF_ERROR(st);
+  *gbps = 2.0 * static_cast<double>(bytes) * kReps / (static_cast<double>(ms) * 1e6);
+  return Status::success();
+}
+
 }  // namespace kq::int4

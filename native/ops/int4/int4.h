@@ -151,5 +151,8 @@ Status matmul(const PreparedInt4& w, const MatmulArgs& args);
 Status upload_cuda(PreparedInt4* w);
 // y = x · dequant(W)ᵀ (+ bias) for a weight prepared on CUDA; host x, bias and y; args.m >= 1.
 Status matmul_cuda(const PreparedInt4& w, const MatmulArgs& args);
+// The ceiling the CUDA rows of bench/suites/int4.ts compare with: device-to-device cudaMemcpy between two
+// buffers of `bytes`, bytes read + written per second (as bench/bandwidth.ts counts the CPU copy).
+Status copy_bandwidth_cuda(int64_t bytes, double* gbps);
 
 }  // namespace kq::int4
