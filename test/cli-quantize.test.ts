@@ -266,6 +266,9 @@ describe('kquant quantize', () => {
     expect(preset.stderr).toMatch(/Unknown preset 'q4_k_xl'; expected one of Q4_0, .*Q4_K_M/);
     expect(kquant('quantize', good, '--to', 'q4_k_m').status).toBe(2);
     expect(kquant('quantize', good, '-o', out).status).toBe(2);
+    const noDir = kquant('quantize', good, '--to', 'q8_0', '-o', join(dir, 'missing', 'out.gguf'));
+    expect(noDir.status).toBe(2);
+    expect(noDir.stderr).toMatch(/Cannot write .*missing\/out\.gguf/);
 
     const notSafetensors = kquant('quantize', junk, '--to', 'q8_0', '-o', out);
     expect(notSafetensors.status).toBe(1);

@@ -228,6 +228,7 @@ export async function quantizeCommand(positionals: readonly string[], flags: Qua
   }
   if (!existsSync(input)) throw new UsageError(`No such file or directory: ${input}`);
   const output = flags.output;
+  if (!existsSync(dirname(resolve(output))) || (existsSync(output) && statSync(output).isDirectory())) throw new UsageError(`Cannot write ${output}: not a file in an existing directory`);
   const started = performance.now();
   const model = loadModel(input);
   if (model.files.some((f) => resolve(f) === resolve(output))) throw new UsageError(`The output ${output} is one of the inputs`);
