@@ -282,6 +282,14 @@ describe('kquant quantize', () => {
     expect(arch.status).toBe(1);
     expect(arch.stderr).toMatch(/^kquant: .*architecture Qwen2ForCausalLM is not supported/);
 
+    const sharded = join(dir, 'sharded');
+    mkdirSync(sharded);
+    writeSafetensors(join(sharded, 'a.safetensors'), new Map([['model.norm.weight', { dtype: 'F32', shape: [4], data: new Float32Array(4) } as SafeTensor]]));
+    writeFileSync(join(sharded, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'model.norm.weight': 'a.safetensors', 'lm_head.weight': 'a.safetensors' } }));
+    const index = kquant('quantize', sharded, '--to', 'q8_0', '-o', out);
+    expect(index.status).toBe(1);
+    expect(index.stderr).toMatch(/^kquant: model\.safetensors\.index\.json lists 1 tensor\(s\) no shard holds, e\.g\. "lm_head\.weight"\n/);
+
     const inspectMissing = kquant('inspect', join(dir, 'nope.gguf'));
     expect(inspectMissing.status).toBe(2);
     const inspectJunk = kquant('inspect', join(dir, 'config.json'));

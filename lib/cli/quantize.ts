@@ -113,9 +113,11 @@ function loadModel(input: string): Model {
   const heads = config?.num_attention_heads;
   const tensors: SourceTensor[] = [];
   const seen = new Map<string, string>();
+  const present = new Set<string>();
   let unpermuted = false;
   for (const file of files) {
     for (const entry of readSafetensorsHeader(file).tensors) {
+      present.add(entry.name);
       const where = `${basename(file)}: tensor ${JSON.stringify(entry.name)}`;
       if (weightMap && weightMap[entry.name] !== basename(file)) bad(`${where} is not listed for this shard in ${INDEX_FILE}`);
       const name = ggufTensorName(entry.name);
@@ -133,7 +135,7 @@ function loadModel(input: string): Model {
     }
   }
   if (weightMap) {
-    const missing = Object.keys(weightMap).filter((n) => !tensors.some((t) => t.hfName === n) && ggufTensorName(n) !== undefined);
+    const missing = Object.keys(weightMap).filter((n) => !present.has(n));
     if (missing.length > 0) bad(`${INDEX_FILE} lists ${missing.length} tensor(s) no shard holds, e.g. ${JSON.stringify(missing[0])}`);
   }
   if (tensors.length === 0) throw new KquantError('KQ_INVALID_ARGUMENT', `${input} holds no tensors to convert`);
