@@ -212,6 +212,26 @@ function someTensors() {
   ];
 }
 
+describe('gguf type table', () => {
+  it('knows the IQ, NVFP4, Q1_0 and Q2_0 layouts of ggml d99724f, so their files read and write as raw blocks', () => {
+    // [id, name, elements per block, bytes per block] from ggml.h's enum and ggml-common.h's static_asserts.
+    const want: [number, string, number, number][] = [
+      [16, 'iq2_xxs', 256, 66], [17, 'iq2_xs', 256, 74], [18, 'iq3_xxs', 256, 98], [19, 'iq1_s', 256, 50],
+      [21, 'iq3_s', 256, 110], [22, 'iq2_s', 256, 82], [23, 'iq4_xs', 256, 136], [29, 'iq1_m', 256, 56],
+      [40, 'nvfp4', 64, 36], [41, 'q1_0', 128, 18], [42, 'q2_0', 64, 18],
+    ];
+    for (const [id, name, blockSize, typeSize] of want) {
+      expect(ggmlType(id)).toEqual({ id, name, blockSize, typeSize });
+      expect(ggmlType(name.toUpperCase())).toEqual(ggmlType(id));
+      const data = new Uint8Array(2 * typeSize).map((_, i) => (i * 31 + id) & 255);
+      const f = readGGUF(encodeGGUF({ metadata: {}, tensors: [{ name: 't', type: name, shape: [blockSize, 2], data }] }));
+      expect(f.tensors[0]!.type).toBe(name);
+      expect(Buffer.from(f.tensors[0]!.read()).equals(Buffer.from(data))).toBe(true);
+    }
+    for (const gone of [4, 5, 31, 36, 43]) expect(ggmlType(gone)).toBeUndefined();
+  });
+});
+
 describe('gguf writer', () => {
   it('round trips every value type, nested arrays and tensors', () => {
     const tensors = someTensors();

@@ -47,8 +47,9 @@ export interface GGMLTypeInfo {
 // Ids, block sizes and bytes per block from the ggml vectors README section 4. I8..F64 (24..28) are not in the
 // README; their ids are ggml.h's `enum ggml_type` (GGML_TYPE_I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28,
 // ggml-org/ggml include/ggml.h), each a plain type with a block of one element of 1, 2, 4, 8 and 8 bytes.
-// The IQ* types other than IQ4_NL are not listed (their layouts are not in the README): files using them are
-// rejected as an unknown type.
+// The other IQ* types, NVFP4, Q1_0 and Q2_0 are not in the README either: their ids and block sizes are ggml.h's
+// enum and ggml-common.h's static_asserts at commit d99724f (QK_K = 256), so files holding them read and write
+// (their blocks stay raw bytes: kquant has no quantizer for them).
 export const GGML_TYPES: readonly GGMLTypeInfo[] = [
   { id: 0, name: 'f32', blockSize: 1, typeSize: 4 },
   { id: 1, name: 'f16', blockSize: 1, typeSize: 2 },
@@ -64,16 +65,27 @@ export const GGML_TYPES: readonly GGMLTypeInfo[] = [
   { id: 13, name: 'q5_k', blockSize: 256, typeSize: 176 },
   { id: 14, name: 'q6_k', blockSize: 256, typeSize: 210 },
   { id: 15, name: 'q8_k', blockSize: 256, typeSize: 292 },
+  { id: 16, name: 'iq2_xxs', blockSize: 256, typeSize: 66 },
+  { id: 17, name: 'iq2_xs', blockSize: 256, typeSize: 74 },
+  { id: 18, name: 'iq3_xxs', blockSize: 256, typeSize: 98 },
+  { id: 19, name: 'iq1_s', blockSize: 256, typeSize: 50 },
   { id: 20, name: 'iq4_nl', blockSize: 32, typeSize: 18 },
+  { id: 21, name: 'iq3_s', blockSize: 256, typeSize: 110 },
+  { id: 22, name: 'iq2_s', blockSize: 256, typeSize: 82 },
+  { id: 23, name: 'iq4_xs', blockSize: 256, typeSize: 136 },
   { id: 24, name: 'i8', blockSize: 1, typeSize: 1 },
   { id: 25, name: 'i16', blockSize: 1, typeSize: 2 },
   { id: 26, name: 'i32', blockSize: 1, typeSize: 4 },
   { id: 27, name: 'i64', blockSize: 1, typeSize: 8 },
   { id: 28, name: 'f64', blockSize: 1, typeSize: 8 },
+  { id: 29, name: 'iq1_m', blockSize: 256, typeSize: 56 },
   { id: 30, name: 'bf16', blockSize: 1, typeSize: 2 },
   { id: 34, name: 'tq1_0', blockSize: 256, typeSize: 54 },
   { id: 35, name: 'tq2_0', blockSize: 256, typeSize: 66 },
   { id: 39, name: 'mxfp4', blockSize: 32, typeSize: 17 },
+  { id: 40, name: 'nvfp4', blockSize: 64, typeSize: 36 },
+  { id: 41, name: 'q1_0', blockSize: 128, typeSize: 18 },
+  { id: 42, name: 'q2_0', blockSize: 64, typeSize: 18 },
 ];
 
 const TYPE_BY_ID = new Map(GGML_TYPES.map((t) => [t.id, t]));
