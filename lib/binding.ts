@@ -184,10 +184,10 @@ export interface NativeAddon {
   ): OpResult<A>;
   // ggml legacy block types (native/ops/ggml/ggml.h); type is ggml's type id. dst / src hold
   // n / blockSize blocks of typeSize bytes; an unimplemented id throws KQ_INVALID_ARGUMENT.
-  ggmlQuantize<A extends boolean>(type: number, src: Float32Array, dst: Uint8Array, async: A): OpResult<A>;
+  ggmlQuantize<A extends boolean>(type: number, src: Float32Array, dst: Uint8Array, device: DeviceCode, async: A): OpResult<A>;
   // ggml_quantize_chunk over rows of rowLength (imatrix: rowLength weights or null).
   ggmlQuantizeChunk<A extends boolean>(type: number, src: Float32Array, rows: number, rowLength: number, imatrix: Float32Array | null, dst: Uint8Array, async: A): OpResult<A>;
-  ggmlDequantize<A extends boolean>(type: number, src: Uint8Array, dst: Float32Array, async: A): OpResult<A>;
+  ggmlDequantize<A extends boolean>(type: number, src: Uint8Array, dst: Float32Array, device: DeviceCode, async: A): OpResult<A>;
   ggmlTypeInfo(type: number): { id: number; name: string; blockSize: number; typeSize: number };
   // GPTQ (native/ops/gptq/gptq.h). input: 0 f32, 1 f16 bits, 2 bf16 bits.
   gptqHessianAdd<A extends boolean>(

@@ -14,7 +14,10 @@
 // 'tq1_0', 'tq2_0' (ternary, BitNet b1.58; blocks of 256), 'iq4_nl' and 'mxfp4' (blocks of 32): the reference
 // path (no importance matrix) and dequantize_row_<type>. iq4_nl: where ggml's reference leaves the nibbles of a
 // near-zero block (max |x| < 1e-15, d = 0) unspecified, they are written as index 8 here.
-import { native } from '../binding.js';
+// options.device: every type dequantizes on CUDA and q4_0, q8_0, q4_k, q6_k quantize there (native/ops/ggml/
+// cuda.cu), bit-exact with the CPU reference.
+import { DeviceCode, native } from '../binding.js';
+import { resolveDevice, type Device } from '../backend.js';
 import { callAsync, callSync } from '../errors.js';
 import { describe, expectInteger, expectObject, fail } from '../validate.js';
 
@@ -44,7 +47,18 @@ export interface GGMLQuantizeOptions {
    * differ only for iq4_nl, whose chunk path searches 15 scales per block.
    */
   rowLength?: number;
+  /**
+   * Where quantize_row_<type>_ref runs, with the same bytes either way: 'cuda' for q4_0, q8_0, q4_k and q6_k
+   * (other types throw KQ_INVALID_ARGUMENT; no usable GPU throws KQ_CUDA_UNAVAILABLE), 'cpu' (the default, while
+   * the CUDA path has not run on a GPU) or 'auto' (CUDA where the type has a CUDA quantizer and a GPU answers).
+   * The ggml_quantize_chunk path (imatrix or rowLength) runs on the CPU only: 'auto' picks the CPU there and
+   * 'cuda' throws KQ_INVALID_ARGUMENT.
+   */
+  device?: Device;
 }
+
+/** The types quantizeGGML can run on CUDA (native/ops/ggml/cuda.cu); every type dequantizes there. */
+const CUDA_QUANTIZED: readonly GGMLQuantType[] = ['q4_0', 'q8_0', 'q4_k', 'q6_k'];
 
 const INFO: Record<GGMLQuantType, GGMLBlockInfo> = {
   q4_0: { id: 2, blockSize: 32, bytesPerBlock: 18 },
@@ -90,6 +104,7 @@ interface Plan {
   info: GGMLBlockInfo;
   src: Float32Array;
   dst: Uint8Array;
+  device: DeviceCode;
   /** ggml_quantize_chunk over whole rows, when options.rowLength or options.imatrix ask for it. */
   chunk: { rows: number; rowLength: number; imatrix: Float32Array | null } | null;
 }
@@ -117,12 +132,25 @@ function planQuantize(typeArg: unknown, srcArg: unknown, optionsArg: unknown): P
     if (rowLength % info.blockSize !== 0) fail('KQ_SHAPE', `Expected options.rowLength to be a multiple of ${info.blockSize} (the ${typeArg} block size) but received ${rowLength}`);
     if (srcArg.length % rowLength !== 0) fail('KQ_SHAPE', `Expected src.length (${srcArg.length}) to be a multiple of the row length ${rowLength}`);
   }
+  const device = quantizeDevice(typeArg as GGMLQuantType, options.device, rowLength !== null);
   const dst = new Uint8Array((srcArg.length / info.blockSize) * info.bytesPerBlock);
-  return { info, src: srcArg, dst, chunk: rowLength === null ? null : { rows: srcArg.length / rowLength, rowLength, imatrix } };
+  return { info, src: srcArg, dst, device, chunk: rowLength === null ? null : { rows: srcArg.length / rowLength, rowLength, imatrix } };
+}
+
+// 'auto' takes CUDA only where it exists for this call; an explicit 'cuda' it cannot honour is an error.
+function quantizeDevice(type: GGMLQuantType, deviceArg: unknown, chunk: boolean): DeviceCode {
+  const onCuda = CUDA_QUANTIZED.includes(type) && !chunk;
+  if (deviceArg === 'cuda' && !onCuda) {
+    fail('KQ_INVALID_ARGUMENT', chunk
+      ? `options.device 'cuda' cannot run ggml_quantize_chunk (options.imatrix / options.rowLength): it runs on the CPU only`
+      : `options.device 'cuda' cannot quantize ${type}: CUDA quantizes ${CUDA_QUANTIZED.join(', ')}`);
+  }
+  const device = resolveDevice(deviceArg ?? 'cpu');
+  return onCuda ? device : DeviceCode.cpu;
 }
 
 function runQuantize<A extends boolean>(p: Plan, async: A) {
-  if (!p.chunk) return native.ggmlQuantize(p.info.id, p.src, p.dst, async);
+  if (!p.chunk) return native.ggmlQuantize(p.info.id, p.src, p.dst, p.device, async);
   return native.ggmlQuantizeChunk(p.info.id, p.src, p.chunk.rows, p.chunk.rowLength, p.chunk.imatrix, p.dst, async);
 }
 
@@ -143,10 +171,18 @@ interface DequantizePlan {
   info: GGMLBlockInfo;
   bytes: Uint8Array;
   out: Float32Array;
+  device: DeviceCode;
 }
 
-function planDequantize(typeArg: unknown, bytesArg: unknown, countArg: unknown): DequantizePlan {
+/** dequantizeGGML's options. */
+export interface GGMLDequantizeOptions {
+  /** 'cpu' (the default), 'cuda' (every type; KQ_CUDA_UNAVAILABLE without a usable GPU) or 'auto': the same floats. */
+  device?: Device;
+}
+
+function planDequantize(typeArg: unknown, bytesArg: unknown, countArg: unknown, optionsArg: unknown): DequantizePlan {
   const info = INFO[expectType(typeArg)];
+  const device = resolveDevice(expectObject(optionsArg, 'options').device ?? 'cpu');
   if (!(bytesArg instanceof Uint8Array)) fail('KQ_DTYPE', `Expected a Uint8Array for bytes but received ${describe(bytesArg)}`);
   if (typeof countArg !== 'number' || !Number.isSafeInteger(countArg) || countArg < 0) {
     fail('KQ_INVALID_ARGUMENT', `Expected a non-negative integer for count but received ${describe(countArg)}`);
@@ -158,18 +194,18 @@ function planDequantize(typeArg: unknown, bytesArg: unknown, countArg: unknown):
   if (bytesArg.length !== expected) {
     fail('KQ_LENGTH', `Expected ${expected} bytes (${countArg / info.blockSize} ${typeArg} blocks of ${info.bytesPerBlock}) for ${countArg} elements but received ${bytesArg.length}`);
   }
-  return { info, bytes: bytesArg, out: new Float32Array(countArg) };
+  return { info, bytes: bytesArg, out: new Float32Array(countArg), device };
 }
 
 /** ggml dequantize_row_<type>: `count` floats from count / 32 raw blocks. */
-export async function dequantizeGGML(type: GGMLQuantType, bytes: Uint8Array, count: number): Promise<Float32Array> {
-  const p = planDequantize(type, bytes, count);
-  await callAsync(() => native.ggmlDequantize(p.info.id, p.bytes, p.out, true));
+export async function dequantizeGGML(type: GGMLQuantType, bytes: Uint8Array, count: number, options?: GGMLDequantizeOptions): Promise<Float32Array> {
+  const p = planDequantize(type, bytes, count, options);
+  await callAsync(() => native.ggmlDequantize(p.info.id, p.bytes, p.out, p.device, true));
   return p.out;
 }
 
-export function dequantizeGGMLSync(type: GGMLQuantType, bytes: Uint8Array, count: number): Float32Array {
-  const p = planDequantize(type, bytes, count);
-  callSync(() => native.ggmlDequantize(p.info.id, p.bytes, p.out, false));
+export function dequantizeGGMLSync(type: GGMLQuantType, bytes: Uint8Array, count: number, options?: GGMLDequantizeOptions): Float32Array {
+  const p = planDequantize(type, bytes, count, options);
+  callSync(() => native.ggmlDequantize(p.info.id, p.bytes, p.out, p.device, false));
   return p.out;
 }

@@ -20,19 +20,21 @@ const ggml::TypeInfo& type_arg(const Napi::CallbackInfo& info, size_t index) {
   return *t;
 }
 
-// ggmlQuantize(type, src f32, dst u8, async): src.length a multiple of the block size,
+// ggmlQuantize(type, src f32, dst u8, device, async): src.length a multiple of the block size,
 // dst.length = src.length / blockSize · typeSize.
 Napi::Value quantize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ggml::TypeInfo& t = type_arg(info, 0);
   const ArrayArg src = typed_array(info, 1, "src", napi_float32_array);
   const ArrayArg dst = typed_array(info, 2, "dst", napi_uint8_array);
-  const bool async = bool_arg(info, 3, "async");
+  const Device device = device_arg(info, 3);
+  const bool async = bool_arg(info, 4, "async");
   require_arg(env, src.length % t.block_size == 0, "src length must be a multiple of the block size");
   require_arg(env, dst.length == src.length / t.block_size * t.type_size, "dst must have n / blockSize blocks");
   const int32_t id = static_cast<int32_t>(t.type);
   auto work = [=] {
-    return ggml::quantize(id, static_cast<const float*>(src.data), src.length, static_cast<uint8_t*>(dst.data));
+    return ggml::quantize(id, static_cast<const float*>(src.data), src.length, static_cast<uint8_t*>(dst.data),
+                          device);
   };
   return run_op(env, async, "kquant.ggmlQuantize", work, {info[1], info[2]});
 }
@@ -60,19 +62,21 @@ Napi::Value quantize_chunk(const Napi::CallbackInfo& info) {
   return run_op(env, async, "kquant.ggmlQuantizeChunk", work, {info[1], info[4], info[5]});
 }
 
-// ggmlDequantize(type, src u8, dst f32, async): dst.length a multiple of the block size,
+// ggmlDequantize(type, src u8, dst f32, device, async): dst.length a multiple of the block size,
 // src.length = dst.length / blockSize · typeSize.
 Napi::Value dequantize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ggml::TypeInfo& t = type_arg(info, 0);
   const ArrayArg src = typed_array(info, 1, "src", napi_uint8_array);
   const ArrayArg dst = typed_array(info, 2, "dst", napi_float32_array);
-  const bool async = bool_arg(info, 3, "async");
+  const Device device = device_arg(info, 3);
+  const bool async = bool_arg(info, 4, "async");
   require_arg(env, dst.length % t.block_size == 0, "dst length must be a multiple of the block size");
   require_arg(env, src.length == dst.length / t.block_size * t.type_size, "src must have n / blockSize blocks");
   const int32_t id = static_cast<int32_t>(t.type);
   auto work = [=] {
-    return ggml::dequantize(id, static_cast<const uint8_t*>(src.data), dst.length, static_cast<float*>(dst.data));
+    return ggml::dequantize(id, static_cast<const uint8_t*>(src.data), dst.length, static_cast<float*>(dst.data),
+                            device);
   };
   return run_op(env, async, "kquant.ggmlDequantize", work, {info[1], info[2]});
 }

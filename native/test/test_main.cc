@@ -14,6 +14,7 @@ void gptq_suite();  // test_gptq.cc: compares every sweep table itself
 void dense_suite();  // test_dense.cc: the active kernel table and the drivers, per SIMD level
 void int4_suite();  // test_int4.cc: compares every kernel table itself
 void int4_cuda_suite();  // test_int4_cuda.cc: CUDA vs f64 and the CPU reference (GPU only)
+void ggml_cuda_suite();  // test_ggml_cuda.cc: CUDA vs the CPU reference, or the refusals without a GPU
 }  // namespace kq::test
 
 namespace {
@@ -68,6 +69,7 @@ int main() {
   for (kq::SimdLevel level : {kq::SimdLevel::scalar, kq::SimdLevel::avx2, kq::SimdLevel::avx512}) run_level(level);
   run_cuda();
   kq::test::gptq_cuda_suite();
+  kq::test::ggml_cuda_suite();
   const kq::test::Tally& t = kq::test::tally();
   std::printf("%d passed, %d failed\n", t.passed, t.failed);
   return t.failed == 0 ? 0 : 1;

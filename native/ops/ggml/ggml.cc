@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "../../core/cuda_runtime.h"
 #include "../../core/finite.h"
 #include "../../core/thread_pool.h"
 #include "ggml.h"
@@ -49,9 +50,15 @@ const TypeInfo* type_info(int32_t id) {
   return nullptr;
 }
 
-Status quantize(int32_t type_id, const float* src, int64_t n, uint8_t* dst) {
+Status quantize(int32_t type_id, const float* src, int64_t n, uint8_t* dst, Device device) {
   const TypeInfo* info = nullptr;
   KQ_RETURN_IF_ERROR(check(type_id, n, &info));
+  if (device == Device::cuda) {
+    if (!cuda_quantizes(info->type))
+      return error(Code::invalid_argument, std::string("ggml ") + info->name +
+                                               " has no CUDA quantizer (CUDA quantizes q4_0, q8_0, q4_K, q6_K)");
+    return run_on_cuda("ggml quantize", [&] { return quantize_cuda(info->type, src, n, dst); });
+  }
   const int64_t bs = info->block_size;
   const int64_t ts = info->type_size;
   std::atomic<uint32_t> any{0};
@@ -91,9 +98,11 @@ Status quantize_chunk(int32_t type_id, const float* src, int64_t rows, int64_t r
   return any.load() ? non_finite_error(src, rows * row_length) : Status::success();
 }
 
-Status dequantize(int32_t type_id, const uint8_t* src, int64_t n, float* dst) {
+Status dequantize(int32_t type_id, const uint8_t* src, int64_t n, float* dst, Device device) {
   const TypeInfo* info = nullptr;
   KQ_RETURN_IF_ERROR(check(type_id, n, &info));
+  if (device == Device::cuda)
+    return run_on_cuda("ggml dequantize", [&] { return dequantize_cuda(info->type, src, n, dst); });
   const int64_t bs = info->block_size;
   const int64_t ts = info->type_size;
   parallel_for(n / bs, kTaskBlocks, [&](int64_t b0, int64_t b1) {

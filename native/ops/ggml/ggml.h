@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "../../core/status.h"
+#include "../../core/tensor.h"  // Device
 #include "blocks.h"
 
 namespace kq::ggml {
@@ -91,12 +92,26 @@ void dequantize_row(Type type, const uint8_t* x, float* y, int64_t k);
 // Drivers: validate (a known type, n >= 0 and a multiple of the block size; quantize rejects NaN/Inf with
 // KQ_NON_FINITE) and spread whole blocks over the thread pool — any split gives the same bytes.
 // dst holds n / 32 · type_size bytes (quantize) or n floats (dequantize).
-Status quantize(int32_t type_id, const float* src, int64_t n, uint8_t* dst);
-Status dequantize(int32_t type_id, const uint8_t* src, int64_t n, float* dst);
+// Device::cuda runs quantize_cuda / dequantize_cuda (same bytes and floats); quantize refuses a type without
+// a CUDA quantizer (cuda_quantizes) with KQ_INVALID_ARGUMENT.
+Status quantize(int32_t type_id, const float* src, int64_t n, uint8_t* dst, Device device = Device::cpu);
+Status dequantize(int32_t type_id, const uint8_t* src, int64_t n, float* dst, Device device = Device::cpu);
 // ggml_quantize_chunk over `rows` rows of row_length elements (a multiple of the block size), with an
 // importance matrix (row_length finite weights >= 0, shared by all rows) or without (imatrix null); rows are
 // spread over the thread pool.
 Status quantize_chunk(int32_t type_id, const float* src, int64_t rows, int64_t row_length, const float* imatrix,
                       uint8_t* dst);
+
+// ---- CUDA (cuda.cu) ----
+
+// The types quantize_cuda implements (those most GGUF files hold; the others quantize on the CPU);
+// dequantize_cuda implements every type.
+inline bool cuda_quantizes(Type type) {
+  return type == Type::q4_0 || type == Type::q8_0 || type == Type::q4_k || type == Type::q6_k;
+}
+// Defined in cuda.cu, only in builds with CUDA; the drivers reach them through run_on_cuda. Host pointers,
+// arguments already checked by the driver; upload, run, download. Bit-exact with the reference.
+Status quantize_cuda(Type type, const float* src, int64_t n, uint8_t* dst);
+Status dequantize_cuda(Type type, const uint8_t* src, int64_t n, float* dst);
 
 }  // namespace kq::ggml
