@@ -279,6 +279,29 @@ export interface NativeAddon {
     activations: number,
     async: A,
   ): OpResult<A>;
+  // Code-book / Q4_K GEMV (native/ops/int4/codebook.h). format 0 nf4 | 1 fp4 (packed nibbles + f32 absmax)
+  // | 2 q4_k (block_q4_K rows in packed, absmax null); CPU only.
+  int4CodebookPrepare<A extends boolean>(
+    handle: unknown,
+    format: number,
+    packed: Uint8Array,
+    absmax: Float32Array | null,
+    n: number,
+    k: number,
+    blockSize: number,
+    async: A,
+  ): OpResult<A>;
+  int4CodebookMatmul<A extends boolean>(
+    handle: unknown,
+    x: Float32Array | Uint16Array,
+    xType: number,
+    m: number,
+    bias: Float32Array | null,
+    y: Float32Array | Uint16Array,
+    yType: number,
+    activations: number,
+    async: A,
+  ): OpResult<A>;
   /** GB/s (read + written) of a device-to-device copy of `bytes`: the ceiling of the int4 CUDA bench. */
   int4CudaCopyBandwidth(bytes: number): number;
 }

@@ -224,6 +224,8 @@ export {
   type Int4Format,
   type Int4XDType,
   type Int4Activations,
+  type Int4WeightKind,
   type PrepareInt4Options,
   type Int4MatmulOptions,
 } from './ops/int4.js';
+export { prepareNF4Weights, prepareNF4WeightsSync, prepareQ4KWeights, prepareQ4KWeightsSync, type PrepareNF4Options } from './ops/int4-codebook.js';

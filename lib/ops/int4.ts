@@ -26,6 +26,8 @@ import { describe, expectInteger, expectObject, expectOneOf, fail } from '../val
 export type Int4Format = 'gptq' | 'gptq_v2';
 export type Int4XDType = 'float32' | 'float16' | 'bfloat16';
 export type Int4Activations = 'int8' | 'float32';
+/** What a prepared weight came from: GPTQ tensors (or Q4_0 through them), bnb NF4 / FP4, or ggml Q4_K. */
+export type Int4WeightKind = 'gptq' | 'nf4' | 'fp4' | 'q4_k';
 
 /** GPTQ checkpoint tensors of one linear layer (packGPTQ's result, or tensors read from a checkpoint). */
 export interface Int4Tensors {
@@ -68,7 +70,10 @@ export interface Int4MatmulOptions {
   outDtype?: Int4XDType;
   /** dtype of x: 'float32' for a Float32Array (default); 'float16' or 'bfloat16' for a Uint16Array of bits. */
   dtype?: Int4XDType;
-  /** CPU weights: 'int8' (default, faster) or 'float32' (no activation rounding). CUDA weights ignore it. */
+  /**
+   * CPU weights: 'int8' (default for GPTQ and Q4_K, faster) or 'float32' (no activation rounding; the only
+   * path for NF4 / FP4, whose code values are not integers). CUDA weights ignore it.
+   */
   activations?: Int4Activations;
 }
 
@@ -76,8 +81,20 @@ const FORMAT_CODES: Record<Int4Format, number> = { gptq: 0, gptq_v2: 1 };
 const XTYPE_CODES: Record<Int4XDType, number> = { float32: 0, float16: 1, bfloat16: 2 };
 const ACTIVATION_CODES: Record<Int4Activations, number> = { int8: 0, float32: 1 };
 
+/** @internal what a prepare function hands the Int4Weights constructor. */
+export interface Int4WeightsInfo {
+  n: number;
+  k: number;
+  groupSize: number;
+  groups: number;
+  device: DeviceCode;
+  actOrder: boolean;
+  kind?: Int4WeightKind;
+}
+
 /** A prepared int4 weight [n, k]: buffers owned natively on `device` until dispose(). */
 export class Int4Weights {
+  readonly kind: Int4WeightKind;
   readonly n: number;
   readonly k: number;
   readonly groupSize: number;
@@ -89,8 +106,9 @@ export class Int4Weights {
   readonly handle: unknown;
 
   /** @internal use prepareInt4Weights */
-  constructor(handle: unknown, plan: PreparePlan) {
+  constructor(handle: unknown, plan: Int4WeightsInfo) {
     this.handle = handle;
+    this.kind = plan.kind ?? 'gptq';
     this.n = plan.n;
     this.k = plan.k;
     this.groupSize = plan.groupSize;
@@ -272,11 +290,15 @@ function planMatmul(xArg: unknown, mArg: unknown, wArg: unknown, optionsArg: unk
   const outDtype = expectOneOf(options.outDtype ?? 'float32', 'options.outDtype', ['float32', 'float16', 'bfloat16'] as const);
   const outCtor = outDtype === 'float32' ? Float32Array : Uint16Array;
   const out = options.out === undefined ? new outCtor(m * wArg.n) : expectArray<Float32Array | Uint16Array>(options.out, 'options.out', outCtor, m * wArg.n);
-  const activations = expectOneOf(options.activations ?? 'int8', 'options.activations', ['int8', 'float32'] as const);
+  const activations = expectOneOf(options.activations ?? (wArg.kind === 'nf4' || wArg.kind === 'fp4' ? 'float32' : 'int8'), 'options.activations', ['int8', 'float32'] as const);
+  if (activations === 'int8' && (wArg.kind === 'nf4' || wArg.kind === 'fp4')) {
+    fail('KQ_INVALID_ARGUMENT', `Expected options.activations 'float32' for ${wArg.kind} weights (code values are not integers) but received 'int8'`);
+  }
   return { w: wArg, x, xType: XTYPE_CODES[dtype], m, bias, out, outType: XTYPE_CODES[outDtype], activations: ACTIVATION_CODES[activations] };
 }
 
 function runMatmul<A extends boolean>(p: MatmulPlan, async: A) {
+  if (p.w.kind !== 'gptq') return native.int4CodebookMatmul(p.w.handle, p.x, p.xType, p.m, p.bias, p.out, p.outType, p.activations, async);
   return native.int4Matmul(p.w.handle, p.x, p.xType, p.m, p.bias, p.out, p.outType, p.activations, async);
 }
 
