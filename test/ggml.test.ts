@@ -9,15 +9,18 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   GGML_QUANT_TYPES,
+  backend,
   dequantizeGGML,
   dequantizeGGMLSync,
   ggmlTypeInfo,
   quantizeGGML,
   quantizeGGMLSync,
+  setSimd,
   type GGMLQuantType,
 } from '../lib/index.js';
 import { randomFloats } from './helpers/random.js';
 import { expectKquantError } from './helpers/errors.js';
+import { supportedLevels } from './helpers/simd.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/ggml/', import.meta.url));
 
@@ -560,4 +563,29 @@ describe('ggml importance-matrix and chunk paths', () => {
       expect(err(whole)).toBeLessThan(err(quantizeGGMLSync(type, x)) * 1.02);
     }
   });
+});
+
+// The driver runs the active level's kernel table (native/ops/ggml/kernels.h): every reference-path golden case
+// gives the same bytes and floats at every level this CPU has (native/test/test_ggml_simd.cc compares the
+// tables themselves on many more inputs).
+describe('ggml golden vectors at every SIMD level', () => {
+  const initial = backend().simd;
+  afterAll(() => setSimd(initial));
+  for (const level of supportedLevels()) {
+    it(`${level}: every type's quantized bytes and dequantized floats`, () => {
+      setSimd(level);
+      expect(manifest.cases.length).toBe(28);
+      for (const c of manifest.cases as (GoldenCase & { ref_unspecified?: Unspecified })[]) {
+        const type = c.type.toLowerCase() as GGMLQuantType;
+        const q = quantizeGGMLSync(type, loadF32(c.input));
+        const ref = load(c.ref);
+        if (c.ref_unspecified) {
+          const [lo, hi] = c.ref_unspecified.byte_range_in_block;
+          for (const b of c.ref_unspecified.blocks) q.set(ref.subarray(b * c.type_size + lo, b * c.type_size + hi), b * c.type_size + lo);
+        }
+        expect(firstByteMismatch(q, ref), `${level} ${c.type} ${c.input_name} quantize`).toBe('ok');
+        expect(floatMismatches(dequantizeGGMLSync(type, ref, c.n_elements), loadF32(c.ref_dequant)), `${level} ${c.type} ${c.input_name} dequantize`).toBe('ok');
+      }
+    });
+  }
 });

@@ -2,10 +2,11 @@
 import type { BenchOp } from '../op.js';
 import { bnbOps } from './bnb.js';
 import { convertOps } from './convert.js';
+import { ggmlOps } from './ggml.js';
 import { int8Ops } from './int8.js';
 import { linearOps } from './linear.js';
 
-export const ALL_OPS: readonly BenchOp[] = [...linearOps, ...convertOps, ...bnbOps, ...int8Ops];
+export const ALL_OPS: readonly BenchOp[] = [...linearOps, ...convertOps, ...bnbOps, ...int8Ops, ...ggmlOps];
 
 /** The ops named by `ids`, in table order; throws a message for the user on an unknown name. */
 export function selectOps(ids: readonly string[]): BenchOp[] {

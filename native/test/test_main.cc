@@ -16,6 +16,7 @@ void int4_suite();  // test_int4.cc: compares every kernel table itself
 void int4_codebook_suite();  // test_int4_codebook.cc: NF4/FP4/Q4_K, every kernel table vs the reference
 void int4_cuda_suite();  // test_int4_cuda.cc: CUDA vs f64 and the CPU reference (GPU only)
 void ggml_cuda_suite();  // test_ggml_cuda.cc: CUDA vs the CPU reference, or the refusals without a GPU
+void ggml_simd_suite();  // test_ggml_simd.cc: compares every ggml kernel table itself
 }  // namespace kq::test
 
 namespace {
@@ -64,6 +65,7 @@ int main() {
   std::printf("threads: %d, best simd: %s\n", kq::thread_count(), kq::simd_level_name(kq::best_simd_level()));
   kq::test::core_suite();
   kq::test::ggml_suite();  // scalar only: one run, not per SIMD level
+  kq::test::ggml_simd_suite();
   kq::test::gptq_pack_suite();  // bit shuffling: scalar only
   kq::test::gptq_suite();
   kq::test::int4_suite();  // names each kernel table: one run

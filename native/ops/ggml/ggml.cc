@@ -1,15 +1,17 @@
 // The CPU driver of the ggml legacy types: validates the arguments, spreads whole blocks over the thread pool
-// (each block is quantized on its own, so any split gives the same bytes) and runs the scalar reference on
-// each chunk. Quantization rejects NaN/Inf (ggml itself would store garbage for them).
+// (each block is quantized on its own, so any split gives the same bytes) and runs the active SIMD level's row
+// kernel (kernels.h) on each chunk. Quantization rejects NaN/Inf (ggml itself would store garbage for them).
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <string>
 
+#include "../../core/cpu_features.h"
 #include "../../core/cuda_runtime.h"
 #include "../../core/finite.h"
 #include "../../core/thread_pool.h"
 #include "ggml.h"
+#include "kernels.h"
 
 namespace kq::ggml {
 namespace {
@@ -44,6 +46,8 @@ Status check(int32_t type_id, int64_t n, const TypeInfo** info) {
 
 }  // namespace
 
+const Kernels& active_kernels() { return kernels_for_level(kernels_ref, kernels_avx2, kernels_avx512); }
+
 const TypeInfo* type_info(int32_t id) {
   for (const TypeInfo& t : kTypes)
     if (static_cast<int32_t>(t.type) == id) return &t;
@@ -61,14 +65,14 @@ Status quantize(int32_t type_id, const float* src, int64_t n, uint8_t* dst, Devi
   }
   const int64_t bs = info->block_size;
   const int64_t ts = info->type_size;
+  const Kernels& kernels = active_kernels();
+  const QuantizeRowFn quantize_row = kernels.quantize[slot_of(info->type)];
   std::atomic<uint32_t> any{0};
   parallel_for(n / bs, kTaskBlocks, [&](int64_t b0, int64_t b1) {
     const float* x = src + b0 * bs;
     const int64_t k = (b1 - b0) * bs;
-    bool bad = false;
-    for (int64_t i = 0; i < k; ++i) bad |= std::isnan(x[i] - x[i]);  // NaN exactly for NaN and ±Inf
-    if (bad) any.store(1);
-    quantize_row_ref(info->type, x, dst + b0 * ts, k);
+    if (kernels.has_non_finite(x, k)) any.store(1);
+    quantize_row(x, dst + b0 * ts, k);
   });
   return any.load() ? non_finite_error(src, n) : Status::success();
 }
@@ -82,17 +86,17 @@ Status quantize_chunk(int32_t type_id, const float* src, int64_t rows, int64_t r
     if (!(std::isfinite(imatrix[j]) && imatrix[j] >= 0.0f))
       return error(Code::invalid_argument, "imatrix[" + std::to_string(j) + "] must be finite and >= 0");
   const int64_t row_bytes = row_length / info->block_size * info->type_size;
+  const Kernels& kernels = active_kernels();
+  const QuantizeRowFn quantize_row = kernels.quantize[slot_of(info->type)];
   std::atomic<uint32_t> any{0};
   parallel_for(rows, std::max<int64_t>(1, kTaskBlocks * info->block_size / std::max<int64_t>(row_length, 1)),
                [&](int64_t r0, int64_t r1) {
                  for (int64_t r = r0; r < r1; ++r) {
                    const float* x = src + r * row_length;
-                   bool bad = false;
-                   for (int64_t i = 0; i < row_length; ++i) bad |= std::isnan(x[i] - x[i]);
-                   if (bad) any.store(1);
+                   if (kernels.has_non_finite(x, row_length)) any.store(1);
                    uint8_t* y = dst + r * row_bytes;
                    if (!quantize_row_chunk(info->type, x, y, row_length, imatrix))
-                     quantize_row_ref(info->type, x, y, row_length);
+                     quantize_row(x, y, row_length);
                  }
                });
   return any.load() ? non_finite_error(src, rows * row_length) : Status::success();
@@ -105,8 +109,9 @@ Status dequantize(int32_t type_id, const uint8_t* src, int64_t n, float* dst, De
     return run_on_cuda("ggml dequantize", [&] { return dequantize_cuda(info->type, src, n, dst); });
   const int64_t bs = info->block_size;
   const int64_t ts = info->type_size;
+  const DequantizeRowFn dequantize_row = active_kernels().dequantize[slot_of(info->type)];
   parallel_for(n / bs, kTaskBlocks, [&](int64_t b0, int64_t b1) {
-    dequantize_row(info->type, src + b0 * ts, dst + b0 * bs, (b1 - b0) * bs);
+    dequantize_row(src + b0 * ts, dst + b0 * bs, (b1 - b0) * bs);
   });
   return Status::success();
 }

@@ -8,6 +8,7 @@
 
 #include "../../core/half.h"
 #include "ggml.h"
+#include "kernels.h"
 
 namespace kq::ggml {
 namespace {
@@ -63,7 +64,66 @@ inline void store_qh(uint32_t qh, uint8_t* out) {
   for (int b = 0; b < 4; ++b) out[b] = static_cast<uint8_t>(qh >> (8 * b));
 }
 
+// The reference functions on raw bytes, for kernels_ref (the block structs are packed: any offset is fine).
+template <typename Block, void (*F)(const float*, Block*, int64_t)>
+void quantize_bytes(const float* x, uint8_t* y, int64_t k) {
+  F(x, reinterpret_cast<Block*>(y), k);
+}
+template <typename Block, void (*F)(const Block*, float*, int64_t)>
+void dequantize_bytes(const uint8_t* x, float* y, int64_t k) {
+  F(reinterpret_cast<const Block*>(x), y, k);
+}
+
+bool has_non_finite_ref(const float* x, int64_t n) {
+  bool bad = false;
+  for (int64_t i = 0; i < n; ++i) bad |= std::isnan(x[i] - x[i]);
+  return bad;
+}
+
 }  // namespace
+
+Slot slot_of(Type type) {
+  switch (type) {
+    case Type::q4_0: return kSlotQ4_0;
+    case Type::q4_1: return kSlotQ4_1;
+    case Type::q5_0: return kSlotQ5_0;
+    case Type::q5_1: return kSlotQ5_1;
+    case Type::q8_0: return kSlotQ8_0;
+    case Type::q8_1: return kSlotQ8_1;
+    case Type::q2_k: return kSlotQ2_K;
+    case Type::q3_k: return kSlotQ3_K;
+    case Type::q4_k: return kSlotQ4_K;
+    case Type::q5_k: return kSlotQ5_K;
+    case Type::q6_k: return kSlotQ6_K;
+    case Type::q8_k: return kSlotQ8_K;
+    case Type::iq4_nl: return kSlotIQ4_NL;
+    case Type::tq1_0: return kSlotTQ1_0;
+    case Type::tq2_0: return kSlotTQ2_0;
+    case Type::mxfp4: return kSlotMXFP4;
+  }
+  return kSlotQ4_0;
+}
+
+// Constant-initialised (function addresses only), so the SIMD tables may copy it during static initialisation.
+const Kernels kernels_ref = {
+    {quantize_bytes<BlockQ4_0, quantize_row_q4_0_ref>, quantize_bytes<BlockQ4_1, quantize_row_q4_1_ref>,
+     quantize_bytes<BlockQ5_0, quantize_row_q5_0_ref>, quantize_bytes<BlockQ5_1, quantize_row_q5_1_ref>,
+     quantize_bytes<BlockQ8_0, quantize_row_q8_0_ref>, quantize_bytes<BlockQ8_1, quantize_row_q8_1_ref>,
+     quantize_bytes<BlockQ2_K, quantize_row_q2_K_ref>, quantize_bytes<BlockQ3_K, quantize_row_q3_K_ref>,
+     quantize_bytes<BlockQ4_K, quantize_row_q4_K_ref>, quantize_bytes<BlockQ5_K, quantize_row_q5_K_ref>,
+     quantize_bytes<BlockQ6_K, quantize_row_q6_K_ref>, quantize_bytes<BlockQ8_K, quantize_row_q8_K_ref>,
+     quantize_bytes<BlockIQ4_NL, quantize_row_iq4_nl_ref>, quantize_bytes<BlockTQ1_0, quantize_row_tq1_0_ref>,
+     quantize_bytes<BlockTQ2_0, quantize_row_tq2_0_ref>, quantize_bytes<BlockMXFP4, quantize_row_mxfp4_ref>},
+    {dequantize_bytes<BlockQ4_0, dequantize_row_q4_0>, dequantize_bytes<BlockQ4_1, dequantize_row_q4_1>,
+     dequantize_bytes<BlockQ5_0, dequantize_row_q5_0>, dequantize_bytes<BlockQ5_1, dequantize_row_q5_1>,
+     dequantize_bytes<BlockQ8_0, dequantize_row_q8_0>, dequantize_bytes<BlockQ8_1, dequantize_row_q8_1>,
+     dequantize_bytes<BlockQ2_K, dequantize_row_q2_K>, dequantize_bytes<BlockQ3_K, dequantize_row_q3_K>,
+     dequantize_bytes<BlockQ4_K, dequantize_row_q4_K>, dequantize_bytes<BlockQ5_K, dequantize_row_q5_K>,
+     dequantize_bytes<BlockQ6_K, dequantize_row_q6_K>, dequantize_bytes<BlockQ8_K, dequantize_row_q8_K>,
+     dequantize_bytes<BlockIQ4_NL, dequantize_row_iq4_nl>, dequantize_bytes<BlockTQ1_0, dequantize_row_tq1_0>,
+     dequantize_bytes<BlockTQ2_0, dequantize_row_tq2_0>, dequantize_bytes<BlockMXFP4, dequantize_row_mxfp4>},
+    has_non_finite_ref,
+};
 
 void quantize_row_q4_0_ref(const float* x, BlockQ4_0* y, int64_t k) {
   for (int64_t i = 0; i < k / kQK; ++i, x += kQK) {

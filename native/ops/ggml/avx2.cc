@@ -1,0 +1,776 @@
+// AVX2 row kernels of the ggml family (kernels.h), bit-exact with the reference files ref*.cc: every element
+// takes the reference's operations in the reference's order, one binary32 rounding each (no FMA: the build
+// has -ffp-contract=off and only mul/add/sub/div intrinsics are used), and every sum keeps its element order.
+// Dequantizers work 8 elements per vector. The K-quant scale searches run 8 groups at once, group g in lane g,
+// so each lane repeats the scalar search exactly and its branches become per-lane blends.
+// Helpers have internal linkage: a shared inline function compiled here with -mavx2 could otherwise be
+// linked into the scalar code (hence local copies of the few scalar helpers of half.h / pack.h).
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "blocks.h"
+#include "kernels.h"
+
+namespace kq::ggml {
+namespace {
+
+// ---- scalar helpers (the reference's, with internal linkage) ----
+
+inline float fp32(uint16_t h) { return _cvtsh_ss(h); }  // exact
+inline uint16_t fp16(float v) { return static_cast<uint16_t>(_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT)); }
+
+inline int nearest_int(float fval) {  // ggml's nearest_int (kquant_search.h)
+  const float val = fval + 12582912.0f;
+  int32_t i;
+  std::memcpy(&i, &val, sizeof i);
+  return (i & 0x007fffff) - 0x00400000;
+}
+
+constexpr float kGroupMaxEps = 1e-15f;
+
+inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {  // pack.h
+  if (j < 4) {
+    *d = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+inline void set_scale_min_k4(int j, uint8_t ls, uint8_t lm, uint8_t* q) {  // pack.h
+  if (j < 4) {
+    q[j] = ls;
+    q[j + 4] = lm;
+  } else {
+    q[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+    q[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
+    q[j] |= static_cast<uint8_t>((lm >> 4) << 6);
+  }
+}
+
+inline int q3_scale_code(const uint8_t* scales, int j) {  // ref_k23.cc
+  const int low = j < 8 ? (scales[j] & 0xF) : (scales[j - 8] >> 4);
+  const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+  return low | high << 4;
+}
+
+inline float e8m0_half(uint8_t e) {  // ref_misc.cc
+  const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// ---- vector helpers ----
+
+inline __m256 to_f32(__m256i v) { return _mm256_cvtepi32_ps(v); }  // exact for the small integers here
+inline __m256i u8x8(const uint8_t* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+inline __m256i i8x8(const int8_t* p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+inline __m256i u8x8(__m128i bytes) { return _mm256_cvtepu8_epi32(bytes); }
+inline __m256i u8x8_hi(__m128i bytes) { return _mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)); }
+inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+inline __m128i low_nibbles(__m128i b) { return _mm_and_si128(b, _mm_set1_epi8(0x0f)); }
+inline __m128i high_nibbles(__m128i b) { return _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f)); }
+
+// ggml's nearest_int per lane: add 1.5·2^23, keep the low 23 bits minus 2^22 (NaN gives 0, as in scalar).
+inline __m256i nearest_int8(__m256 v) {
+  const __m256i bits = _mm256_castps_si256(_mm256_add_ps(v, _mm256_set1_ps(12582912.0f)));
+  return _mm256_sub_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x00400000));
+}
+inline __m256i clamp8(__m256i v, int lo, int hi) {
+  return _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+}
+inline __m256 blend(__m256 a, __m256 b, __m256 take_b) { return _mm256_blendv_ps(a, b, take_b); }
+inline __m256i blendi(__m256i a, __m256i b, __m256 take_b) {
+  return _mm256_blendv_epi8(a, b, _mm256_castps_si256(take_b));
+}
+inline __m256 gt(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+inline __m256 lt(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+inline __m256 abs8(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+// The low byte of each int32 lane, in lane order.
+inline uint64_t low_bytes8(__m256i v) {
+  const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,  //
+                                        0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m256i packed =
+      _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(v, pick), _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0));
+  return static_cast<uint64_t>(_mm_cvtsi128_si64(_mm256_castsi256_si128(packed)));
+}
+
+// ---- dequantization ----
+
+// y[0..16) = (float(b) + offset) · d per byte of b: the reference's int-then-convert, then one multiply.
+inline void store16_scaled(float* y, __m128i bytes, __m256i offset, __m256 d) {
+  _mm256_storeu_ps(y, _mm256_mul_ps(to_f32(_mm256_add_epi32(u8x8(bytes), offset)), d));
+  _mm256_storeu_ps(y + 8, _mm256_mul_ps(to_f32(_mm256_add_epi32(u8x8_hi(bytes), offset)), d));
+}
+// y[0..16) = float(b) · d + m.
+inline void store16_affine(float* y, __m128i bytes, __m256 d, __m256 m) {
+  _mm256_storeu_ps(y, _mm256_add_ps(_mm256_mul_ps(to_f32(u8x8(bytes)), d), m));
+  _mm256_storeu_ps(y + 8, _mm256_add_ps(_mm256_mul_ps(to_f32(u8x8_hi(bytes)), d), m));
+}
+
+void dequantize_q4_0(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const BlockQ4_0*>(src);
+  const __m256i minus8 = _mm256_set1_epi32(-8);
+  for (int64_t i = 0; i < k / kQK; ++i, y += kQK) {
+    const __m256 d = _mm256_set1_ps(fp32(x[i].d));
+    const __m128i qs = load16(x[i].qs);
+    store16_scaled(y, low_nibbles(qs), minus8, d);
+    store16_scaled(y + 16, high_nibbles(qs), minus8, d);
+  }
+}
+
+void dequantize_q4_1(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const BlockQ4_1*>(src);
+  for (int64_t i = 0; i < k / kQK; ++i, y += kQK) {
+    const __m256 d = _mm256_set1_ps(fp32(x[i].d));
+    const __m256 m = _mm256_set1_ps(fp32(x[i].m));
+    const __m128i qs = load16(x[i].qs);
+    store16_affine(y, low_nibbles(qs), d, m);
+    store16_affine(y + 16, high_nibbles(qs), d, m);
+  }
+}
+
+// The 5-bit levels of elements j0..j0+7 of a Q5 block: nibble | ((qh >> j) & 1) << 4.
+inline __m256i q5_levels(__m256i nibbles, uint32_t qh, int j0) {
+  const __m256i bit = _mm256_and_si256(
+      _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int32_t>(qh)),
+                        _mm256_add_epi32(_mm256_set1_epi32(j0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))),
+      _mm256_set1_epi32(1));
+  return _mm256_or_si256(nibbles, _mm256_slli_epi32(bit, 4));
+}
+
+template <typename Block, bool kAffine>
+void dequantize_q5(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const Block*>(src);
+  const __m256i minus16 = _mm256_set1_epi32(-16);
+  for (int64_t i = 0; i < k / kQK; ++i, y += kQK) {
+    const __m256 d = _mm256_set1_ps(fp32(x[i].d));
+    __m256 m = _mm256_setzero_ps();
+    if constexpr (kAffine) m = _mm256_set1_ps(fp32(x[i].m));
+    uint32_t qh;
+    std::memcpy(&qh, x[i].qh, 4);  // little-endian, as the format stores it
+    const __m128i qs = load16(x[i].qs);
+    const __m128i halves[2] = {low_nibbles(qs), high_nibbles(qs)};
+    for (int h = 0; h < 2; ++h) {
+      for (int part = 0; part < 2; ++part) {
+        const int j0 = 16 * h + 8 * part;
+        const __m256i nib = part == 0 ? u8x8(halves[h]) : u8x8_hi(halves[h]);
+        const __m256i q = q5_levels(nib, qh, j0);
+        if constexpr (kAffine)
+          _mm256_storeu_ps(y + j0, _mm256_add_ps(_mm256_mul_ps(to_f32(q), d), m));
+        else
+          _mm256_storeu_ps(y + j0, _mm256_mul_ps(to_f32(_mm256_add_epi32(q, minus16)), d));
+      }
+    }
+  }
+}
+
+void dequantize_q8_0(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const BlockQ8_0*>(src);
+  for (int64_t i = 0; i < k / kQK; ++i, y += kQK) {
+    const __m256 d = _mm256_set1_ps(fp32(x[i].d));
+    for (int j = 0; j < kQK; j += 8) _mm256_storeu_ps(y + j, _mm256_mul_ps(to_f32(i8x8(x[i].qs + j)), d));
+  }
+}
+
+void dequantize_q8_K(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const BlockQ8_K*>(src);
+  for (int64_t i = 0; i < k / kQK_K; ++i, y += kQK_K) {
+    const __m256 d = _mm256_set1_ps(x[i].d);
+    for (int j = 0; j < kQK_K; j += 8) _mm256_storeu_ps(y + j, _mm256_mul_ps(d, to_f32(i8x8(x[i].qs + j))));
+  }
+}
+
+// Q2_K / Q3_K element j: 2 bits at shift 2·((j % 128) / 32) of byte (j / 128)·32 + j % 32; the loops walk j
+// in order as (chunk, shift, 8-element run).
+void dequantize_q2_K(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const BlockQ2_K*>(src);
+  const __m256i three = _mm256_set1_epi32(3);
+  for (int64_t i = 0; i < k / kQK_K; ++i) {
+    const float d = fp32(x[i].d);
+    const float min = fp32(x[i].dmin);
+    for (int c = 0; c < 2; ++c) {
+      for (int s = 0; s < 4; ++s) {
+        for (int l = 0; l < 32; l += 8, y += 8) {
+          const uint8_t sc = x[i].scales[(128 * c + 32 * s + l) / 16];
+          const __m256 dl = _mm256_set1_ps(d * static_cast<float>(sc & 0xF));
+          const __m256 ml = _mm256_set1_ps(min * static_cast<float>(sc >> 4));
+          const __m256i q = _mm256_and_si256(_mm256_srli_epi32(u8x8(x[i].qs + 32 * c + l), 2 * s), three);
+          _mm256_storeu_ps(y, _mm256_sub_ps(_mm256_mul_ps(dl, to_f32(q)), ml));
+        }
+      }
+    }
+  }
+}
+
+void dequantize_q3_K(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const BlockQ3_K*>(src);
+  const __m256i three = _mm256_set1_epi32(3);
+  const __m256i one = _mm256_set1_epi32(1);
+  for (int64_t i = 0; i < k / kQK_K; ++i) {
+    const float d_all = fp32(x[i].d);
+    for (int c = 0; c < 2; ++c) {
+      for (int s = 0; s < 4; ++s) {
+        for (int l = 0; l < 32; l += 8, y += 8) {
+          const int j = 128 * c + 32 * s + l;
+          const __m256 dl = _mm256_set1_ps(d_all * static_cast<float>(q3_scale_code(x[i].scales, j / 16) - 32));
+          const __m256i low = _mm256_and_si256(_mm256_srli_epi32(u8x8(x[i].qs + 32 * c + l), 2 * s), three);
+          const __m256i high = _mm256_and_si256(_mm256_srli_epi32(u8x8(x[i].hmask + l), j / 32), one);
+          // low − (high ? 0 : 4) = low − 4 + 4·high
+          const __m256i q = _mm256_add_epi32(_mm256_sub_epi32(low, _mm256_set1_epi32(4)), _mm256_slli_epi32(high, 2));
+          _mm256_storeu_ps(y, _mm256_mul_ps(dl, to_f32(q)));
+        }
+      }
+    }
+  }
+}
+
+// Q4_K / Q5_K: per 64 elements two sub-blocks, value = (d·sc)·q − dmin·m.
+template <bool kFifthBit>
+void dequantize_k45(const uint8_t* scales, uint16_t d16, uint16_t dmin16, const uint8_t* ql, const uint8_t* qh,
+                    float* y) {
+  const float d = fp32(d16);
+  const float min = fp32(dmin16);
+  const __m256i mask4 = _mm256_set1_epi32(0xF);
+  for (int n = 0; n < 4; ++n, ql += 32) {
+    for (int half = 0; half < 2; ++half, y += 32) {
+      uint8_t sc, m;
+      get_scale_min_k4(2 * n + half, scales, &sc, &m);
+      const __m256 d1 = _mm256_set1_ps(d * sc);
+      const __m256 m1 = _mm256_set1_ps(min * m);
+      for (int l = 0; l < 32; l += 8) {
+        __m256i q = _mm256_and_si256(_mm256_srli_epi32(u8x8(ql + l), 4 * half), mask4);
+        if constexpr (kFifthBit) {
+          const __m256i bit = _mm256_and_si256(_mm256_srli_epi32(u8x8(qh + l), 2 * n + half), _mm256_set1_epi32(1));
+          q = _mm256_add_epi32(q, _mm256_slli_epi32(bit, 4));
+        }
+        _mm256_storeu_ps(y + l, _mm256_sub_ps(_mm256_mul_ps(d1, to_f32(q)), m1));
+      }
+    }
+  }
+}
+
+void dequantize_q4_K(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const BlockQ4_K*>(src);
+  for (int64_t i = 0; i < k / kQK_K; ++i, y += kQK_K) dequantize_k45<false>(x[i].scales, x[i].d, x[i].dmin, x[i].qs, nullptr, y);
+}
+
+void dequantize_q5_K(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const BlockQ5_K*>(src);
+  for (int64_t i = 0; i < k / kQK_K; ++i, y += kQK_K) dequantize_k45<true>(x[i].scales, x[i].d, x[i].dmin, x[i].qs, x[i].qh, y);
+}
+
+void dequantize_q6_K(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const BlockQ6_K*>(src);
+  const __m256i mask4 = _mm256_set1_epi32(0xF);
+  const __m256i three = _mm256_set1_epi32(3);
+  const __m256i minus32 = _mm256_set1_epi32(-32);
+  for (int64_t i = 0; i < k / kQK_K; ++i) {
+    const float d = fp32(x[i].d);
+    const uint8_t* ql = x[i].ql;
+    const uint8_t* qh = x[i].qh;
+    const int8_t* sc = x[i].scales;
+    for (int n = 0; n < kQK_K; n += 128, y += 128, ql += 64, qh += 32, sc += 8) {
+      for (int l = 0; l < 32; l += 8) {
+        const int is = l / 16;
+        const __m256i lo = u8x8(ql + l), lo32 = u8x8(ql + l + 32), h = u8x8(qh + l);
+        // quarter r: low nibble source (ql[l] or ql[l + 32], low or high nibble) and high bits at 2r.
+        const __m256i nib[4] = {_mm256_and_si256(lo, mask4), _mm256_and_si256(lo32, mask4), _mm256_srli_epi32(lo, 4),
+                                _mm256_srli_epi32(lo32, 4)};
+        for (int r = 0; r < 4; ++r) {
+          const __m256i q = _mm256_add_epi32(
+              _mm256_or_si256(nib[r], _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(h, 2 * r), three), 4)),
+              minus32);
+          // (d · sc) · q, left to right as the reference.
+          const __m256 dsc = _mm256_set1_ps(d * static_cast<float>(sc[is + 2 * r]));
+          _mm256_storeu_ps(y + l + 32 * r, _mm256_mul_ps(dsc, to_f32(q)));
+        }
+      }
+    }
+  }
+}
+
+// A 16-entry int8 table looked up by the nibbles of 16 bytes; y = table value converted, times d (iq4_nl:
+// d · T[q]; mxfp4: F[q] · d — the same product either way round).
+inline void store16_table(float* y, __m128i nibbles, __m128i table, __m256 d) {
+  const __m128i v = _mm_shuffle_epi8(table, nibbles);
+  _mm256_storeu_ps(y, _mm256_mul_ps(d, to_f32(_mm256_cvtepi8_epi32(v))));
+  _mm256_storeu_ps(y + 8, _mm256_mul_ps(d, to_f32(_mm256_cvtepi8_epi32(_mm_srli_si128(v, 8)))));
+}
+
+void dequantize_iq4_nl(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const BlockIQ4_NL*>(src);
+  const __m128i table = _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+  for (int64_t i = 0; i < k / kQK; ++i, y += kQK) {
+    const __m256 d = _mm256_set1_ps(fp32(x[i].d));
+    const __m128i qs = load16(x[i].qs);
+    store16_table(y, low_nibbles(qs), table, d);
+    store16_table(y + 16, high_nibbles(qs), table, d);
+  }
+}
+
+void dequantize_mxfp4(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const BlockMXFP4*>(src);
+  const __m128i table = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+  for (int64_t i = 0; i < k / kQK; ++i, y += kQK) {
+    const __m256 d = _mm256_set1_ps(e8m0_half(x[i].e));
+    const __m128i qs = load16(x[i].qs);
+    store16_table(y, low_nibbles(qs), table, d);
+    store16_table(y + 16, high_nibbles(qs), table, d);
+  }
+}
+
+void dequantize_tq2_0(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const BlockTQ2_0*>(src);
+  const __m256i three = _mm256_set1_epi32(3);
+  const __m256i minus1 = _mm256_set1_epi32(-1);
+  for (int64_t i = 0; i < k / kQK_TQ; ++i) {
+    const __m256 d = _mm256_set1_ps(fp32(x[i].d));
+    for (int j = 0; j < 64; j += 32)
+      for (int l = 0; l < 4; ++l)
+        for (int m = 0; m < 32; m += 8, y += 8) {
+          const __m256i q = _mm256_and_si256(_mm256_srli_epi32(u8x8(x[i].qs + j + m), 2 * l), three);
+          _mm256_storeu_ps(y, _mm256_mul_ps(to_f32(_mm256_add_epi32(q, minus1)), d));
+        }
+  }
+}
+
+// Trit n of 8 packed bytes minus one: ((byte·3^n mod 256)·3 >> 8) − 1.
+inline __m256i trits8(__m256i bytes, int pow3) {
+  const __m256i q = _mm256_and_si256(_mm256_mullo_epi32(bytes, _mm256_set1_epi32(pow3)), _mm256_set1_epi32(0xff));
+  return _mm256_sub_epi32(_mm256_srli_epi32(_mm256_mullo_epi32(q, _mm256_set1_epi32(3)), 8), _mm256_set1_epi32(1));
+}
+
+void dequantize_tq1_0(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const BlockTQ1_0*>(src);
+  static constexpr int kPow3[5] = {1, 3, 9, 27, 81};
+  for (int64_t i = 0; i < k / kQK_TQ; ++i) {
+    const float df = fp32(x[i].d);
+    const __m256 d = _mm256_set1_ps(df);
+    for (int n = 0; n < 5; ++n)
+      for (int m = 0; m < 32; m += 8, y += 8)
+        _mm256_storeu_ps(y, _mm256_mul_ps(to_f32(trits8(u8x8(x[i].qs + m), kPow3[n])), d));
+    for (int n = 0; n < 5; ++n)
+      for (int m = 0; m < 16; m += 8, y += 8)
+        _mm256_storeu_ps(y, _mm256_mul_ps(to_f32(trits8(u8x8(x[i].qs + 32 + m), kPow3[n])), d));
+    // The last 16 elements: 4 trits of the 4 qh bytes, n-major.
+    for (int n = 0; n < 4; ++n)
+      for (int j = 0; j < 4; ++j) {
+        const uint8_t q = static_cast<uint8_t>(x[i].qh[j] * kPow3[n]);
+        *y++ = static_cast<float>(((static_cast<uint16_t>(q) * 3) >> 8) - 1) * df;
+      }
+  }
+}
+
+// ---- quantization ----
+
+// x − x is +0 for finite x and NaN for NaN / ±Inf: OR-ing the bits of every difference leaves 0 iff all finite.
+bool has_non_finite(const float* x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    acc = _mm256_or_ps(acc, _mm256_sub_ps(v, v));
+  }
+  bool bad = !_mm256_testz_si256(_mm256_castps_si256(acc), _mm256_castps_si256(acc));
+  for (; i < n; ++i) {
+    const float diff = x[i] - x[i];
+    bad |= diff != diff;
+  }
+  return bad;
+}
+
+// x·id rounded as roundf (half away from zero), then (int8) as x86 converts: truncate to int32 (0x80000000
+// when out of range or NaN), keep the low byte. v − trunc(v) is exact, so the tie test is exact.
+inline __m256i roundf_i32(__m256 v) {
+  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 away = _mm256_cmp_ps(abs8(_mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m256 step = _mm256_or_ps(_mm256_and_ps(v, _mm256_set1_ps(-0.0f)), _mm256_set1_ps(1.0f));
+  return _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(away, step)));
+}
+
+inline float hmax8(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+  return _mm_cvtss_f32(m);
+}
+
+// max |x| over 32 values (max is exact, so the order does not matter).
+inline float absmax32(const float* x) {
+  __m256 m = abs8(_mm256_loadu_ps(x));
+  for (int j = 8; j < 32; j += 8) m = _mm256_max_ps(m, abs8(_mm256_loadu_ps(x + j)));
+  return hmax8(m);
+}
+
+void quantize_q8_0(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ8_0*>(dst);
+  for (int64_t i = 0; i < k / kQK; ++i, x += kQK) {
+    const float d = absmax32(x) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = fp16(d);
+    const __m256 vid = _mm256_set1_ps(id);
+    for (int j = 0; j < kQK; j += 8) {
+      const uint64_t bytes = low_bytes8(roundf_i32(_mm256_mul_ps(_mm256_loadu_ps(x + j), vid)));
+      std::memcpy(y[i].qs + j, &bytes, 8);
+    }
+  }
+}
+
+void quantize_q4_0(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ4_0*>(dst);
+  for (int64_t i = 0; i < k / kQK; ++i, x += kQK) {
+    // The signed value of largest magnitude, the first of equal magnitudes (0 when all are ±0).
+    const float amax = absmax32(x);
+    float max = 0.0f;
+    if (amax != 0.0f)
+      for (int j = 0; j < kQK; ++j)
+        if (__builtin_fabsf(x[j]) == amax) {
+          max = x[j];
+          break;
+        }
+    const float d = max / -8.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = fp16(d);
+    const __m256 vid = _mm256_set1_ps(id);
+    uint8_t levels[kQK];
+    for (int j = 0; j < kQK; j += 8) {
+      // min(15, (int8) trunc(x·id + 8.5)): the low byte sign-extended, as the reference's int8_t.
+      __m256i t = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j), vid), _mm256_set1_ps(8.5f)));
+      t = _mm256_srai_epi32(_mm256_slli_epi32(t, 24), 24);
+      const uint64_t bytes = low_bytes8(_mm256_min_epi32(t, _mm256_set1_epi32(15)));
+      std::memcpy(levels + j, &bytes, 8);
+    }
+    // (uint8) (xi0 | xi1 << 4) as the reference: the low level unmasked, the high one's low nibble shifted up.
+    const __m128i hi = _mm_and_si128(load16(levels + 16), _mm_set1_epi8(0x0f));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y[i].qs), _mm_or_si128(load16(levels), _mm_slli_epi16(hi, 4)));
+  }
+}
+
+// ggml's make_qkx2_quants (kquant_search.cc) for 8 groups of N at once: xt[i] / wt[i] hold element i of every
+// group (group g in lane g), L[i] receives the levels. Every lane runs the scalar sequence; each `if` of the
+// reference becomes a mask, and lanes whose branch the reference would not take keep their values.
+template <int N>
+void qkx2_lanes(const __m256* xt, const __m256* wt, int nmax, float rmin, float rdelta, int nstep, bool use_mad,
+                __m256i* L, __m256* scale_out, __m256* the_min_out) {
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 min = xt[0], max = xt[0];
+  __m256 sum_w = wt[0];
+  __m256 sum_x = _mm256_mul_ps(sum_w, xt[0]);
+  for (int i = 1; i < N; ++i) {
+    min = blend(min, xt[i], lt(xt[i], min));
+    max = blend(max, xt[i], gt(xt[i], max));
+    sum_w = _mm256_add_ps(sum_w, wt[i]);
+    sum_x = _mm256_add_ps(sum_x, _mm256_mul_ps(wt[i], xt[i]));
+  }
+  min = blend(min, zero, gt(min, zero));
+  const __m256 flat = _mm256_cmp_ps(max, min, _CMP_EQ_OQ);  // the reference returns early: L = 0, scale 0
+  const __m256 flat_min = min;
+  const auto error_term = [use_mad](__m256 diff, __m256 w) {
+    diff = use_mad ? abs8(diff) : _mm256_mul_ps(diff, diff);
+    return _mm256_mul_ps(w, diff);
+  };
+  __m256 iscale = _mm256_div_ps(_mm256_set1_ps(static_cast<float>(nmax)), _mm256_sub_ps(max, min));
+  __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
+  __m256 best_error = zero;
+  for (int i = 0; i < N; ++i) {
+    L[i] = clamp8(nearest_int8(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], min))), 0, nmax);
+    const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale, to_f32(L[i])), min), xt[i]);
+    best_error = _mm256_add_ps(best_error, error_term(diff, wt[i]));
+  }
+  __m256i Laux[N];
+  for (int is = 0; is <= nstep; ++is) {
+    const float numerator = rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax);
+    // min moves when a candidate wins, and the reference divides by the current max − min.
+    iscale = _mm256_div_ps(_mm256_set1_ps(numerator), _mm256_sub_ps(max, min));
+    __m256 sum_l = zero, sum_l2 = zero, sum_xl = zero;
+    for (int i = 0; i < N; ++i) {
+      Laux[i] = clamp8(nearest_int8(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], min))), 0, nmax);
+      const __m256 fl = to_f32(Laux[i]);
+      const __m256 wl = _mm256_mul_ps(wt[i], fl);
+      sum_l = _mm256_add_ps(sum_l, wl);
+      sum_l2 = _mm256_add_ps(sum_l2, _mm256_mul_ps(wl, fl));
+      sum_xl = _mm256_add_ps(sum_xl, _mm256_mul_ps(wl, xt[i]));
+    }
+    const __m256 D = _mm256_sub_ps(_mm256_mul_ps(sum_w, sum_l2), _mm256_mul_ps(sum_l, sum_l));
+    __m256 this_scale = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_w, sum_xl), _mm256_mul_ps(sum_x, sum_l)), D);
+    __m256 this_min = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_l2, sum_x), _mm256_mul_ps(sum_l, sum_xl)), D);
+    const __m256 positive = gt(this_min, zero);
+    this_min = blend(this_min, zero, positive);
+    this_scale = blend(this_scale, _mm256_div_ps(sum_xl, sum_l2), positive);
+    __m256 cur_error = zero;
+    for (int i = 0; i < N; ++i) {
+      const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(this_scale, to_f32(Laux[i])), this_min), xt[i]);
+      cur_error = _mm256_add_ps(cur_error, error_term(diff, wt[i]));
+    }
+    const __m256 take = _mm256_and_ps(gt(D, zero), lt(cur_error, best_error));
+    if (_mm256_movemask_ps(take) == 0) continue;
+    for (int i = 0; i < N; ++i) L[i] = blendi(L[i], Laux[i], take);
+    best_error = blend(best_error, cur_error, take);
+    scale = blend(scale, this_scale, take);
+    min = blend(min, this_min, take);
+  }
+  for (int i = 0; i < N; ++i) L[i] = blendi(L[i], _mm256_setzero_si256(), flat);
+  *scale_out = blend(scale, zero, flat);
+  *the_min_out = _mm256_xor_ps(blend(min, flat_min, flat), _mm256_set1_ps(-0.0f));
+}
+
+// Element i of each of 8 groups of `stride` floats starting at x, group g in lane g.
+inline __m256 gather8(const float* x, int stride) {
+  return _mm256_i32gather_ps(x, _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride)), 4);
+}
+
+// quantize_superblock_k45 of ref_k456.cc: the eight sub-block searches in lanes, then the scalar scale codes and
+// the final levels from the stored scales, 8 elements at a time.
+void quantize_superblock_k45(const float* x, int nmax, float rmin, int nstep, uint16_t* d_out, uint16_t* dmin_out,
+                             uint8_t* scales_out, uint8_t* L) {
+  __m256 xt[32], wt[32];
+  __m256 sum_x2 = _mm256_setzero_ps();
+  for (int l = 0; l < 32; ++l) {
+    xt[l] = gather8(x + l, 32);
+    sum_x2 = _mm256_add_ps(sum_x2, _mm256_mul_ps(xt[l], xt[l]));
+  }
+  const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.0f)));
+  for (int l = 0; l < 32; ++l) wt[l] = _mm256_add_ps(av_x, abs8(xt[l]));
+  __m256i Lt[32];
+  __m256 scale_v, min_v;
+  qkx2_lanes<32>(xt, wt, nmax, rmin, 0.1f, nstep, false, Lt, &scale_v, &min_v);
+  alignas(32) float scales[8], mins[8];
+  _mm256_store_ps(scales, scale_v);
+  _mm256_store_ps(mins, min_v);
+  alignas(32) int32_t lanes[8];
+  for (int l = 0; l < 32; ++l) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), Lt[l]);
+    for (int j = 0; j < 8; ++j) L[32 * j + l] = static_cast<uint8_t>(lanes[j]);
+  }
+  float max_scale = 0;
+  float max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+  const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+  for (int j = 0; j < 8; ++j) {
+    uint8_t ls = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
+    uint8_t lm = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
+    ls = ls < 63 ? ls : 63;
+    lm = lm < 63 ? lm : 63;
+    set_scale_min_k4(j, ls, lm, scales_out);
+  }
+  *d_out = fp16(max_scale / 63.0f);
+  *dmin_out = fp16(max_min / 63.0f);
+  const float d_all = fp32(*d_out);
+  const float dmin_all = fp32(*dmin_out);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    get_scale_min_k4(j, scales_out, &sc, &m);
+    const float d = d_all * sc;
+    if (d == 0.0f) continue;
+    const __m256 vd = _mm256_set1_ps(d);
+    const __m256 dm = _mm256_set1_ps(dmin_all * m);
+    for (int ii = 0; ii < 32; ii += 8) {
+      const __m256 v = _mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + 32 * j + ii), dm), vd);
+      const uint64_t bytes = low_bytes8(clamp8(nearest_int8(v), 0, nmax));
+      std::memcpy(L + 32 * j + ii, &bytes, 8);
+    }
+  }
+}
+
+void quantize_q4_K(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ4_K*>(dst);
+  uint8_t L[kQK_K];
+  for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
+    uint8_t scales[12] = {};
+    uint16_t d, dmin;
+    quantize_superblock_k45(x, 15, -1.0f, 20, &d, &dmin, scales, L);
+    y[i].d = d;
+    y[i].dmin = dmin;
+    std::memcpy(y[i].scales, scales, 12);
+    // Each 64-element chunk as 32 bytes, the first 32 levels in the low nibbles (pack_q4_K_levels).
+    for (int j = 0; j < 4; ++j) {
+      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * j));
+      const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * j + 32));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + 32 * j), _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)));
+    }
+  }
+}
+
+void quantize_q5_K(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ5_K*>(dst);
+  uint8_t L[kQK_K];
+  for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
+    uint8_t scales[12] = {};
+    uint16_t d, dmin;
+    quantize_superblock_k45(x, 31, -0.5f, 15, &d, &dmin, scales, L);
+    y[i].d = d;
+    y[i].dmin = dmin;
+    std::memcpy(y[i].scales, scales, 12);
+    // pack_q5_K_levels: low nibbles as Q4_K, fifth bits of chunk n at bits 2n (first 32) and 2n + 1 (second).
+    const __m256i mask4 = _mm256_set1_epi8(0x0f);
+    __m256i qh = _mm256_setzero_si256();
+    for (int n = 0; n < 4; ++n) {
+      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * n));
+      const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * n + 32));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + 32 * n),
+                          _mm256_or_si256(_mm256_and_si256(lo, mask4), _mm256_slli_epi16(_mm256_and_si256(hi, mask4), 4)));
+      // bit 4 of a level moved to bit 2n / 2n + 1 of its byte (levels < 32, so no carries across bytes)
+      const __m256i b_lo = _mm256_and_si256(_mm256_srli_epi16(lo, 4), _mm256_set1_epi8(1));
+      const __m256i b_hi = _mm256_and_si256(_mm256_srli_epi16(hi, 4), _mm256_set1_epi8(1));
+      qh = _mm256_or_si256(qh, _mm256_or_si256(_mm256_slli_epi16(b_lo, 2 * n), _mm256_slli_epi16(b_hi, 2 * n + 1)));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qh), qh);
+  }
+}
+
+// ggml's make_qx_quants with rmse_type 1 and no weights (w = x²), for 8 groups of 16 (group g in lane g).
+// Levels are stored as l + nmax in L; returns the scales.
+__m256 qx_lanes16(const __m256* xt, int nmax, __m256i* L) {
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 max = zero, amax = zero;
+  for (int i = 0; i < 16; ++i) {
+    const __m256 ax = abs8(xt[i]);
+    const __m256 larger = gt(ax, amax);
+    amax = blend(amax, ax, larger);
+    max = blend(max, xt[i], larger);
+  }
+  const __m256 tiny = lt(amax, _mm256_set1_ps(kGroupMaxEps));
+  const auto level = [nmax](__m256 v) { return clamp8(nearest_int8(v), -nmax, nmax - 1); };
+  __m256 iscale = _mm256_div_ps(_mm256_set1_ps(static_cast<float>(-nmax)), max);
+  __m256 sumlx = zero, suml2 = zero;
+  __m256 w[16];
+  for (int i = 0; i < 16; ++i) {
+    const __m256i l = level(_mm256_mul_ps(iscale, xt[i]));
+    L[i] = _mm256_add_epi32(l, _mm256_set1_epi32(nmax));
+    w[i] = _mm256_mul_ps(xt[i], xt[i]);
+    const __m256 fl = to_f32(l);
+    sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w[i], xt[i]), fl));
+    suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], fl), fl));
+  }
+  __m256 scale = blend(zero, _mm256_div_ps(sumlx, suml2), _mm256_cmp_ps(suml2, zero, _CMP_NEQ_UQ));
+  __m256 best = _mm256_mul_ps(scale, sumlx);
+  __m256i Laux[16];
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    iscale = _mm256_div_ps(_mm256_set1_ps(-(static_cast<float>(nmax) + 0.1f * static_cast<float>(is))), max);
+    sumlx = suml2 = zero;
+    for (int i = 0; i < 16; ++i) {
+      const __m256i l = level(_mm256_mul_ps(iscale, xt[i]));
+      Laux[i] = l;
+      const __m256 fl = to_f32(l);
+      sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w[i], xt[i]), fl));
+      suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], fl), fl));
+    }
+    const __m256 better = _mm256_and_ps(gt(suml2, zero), gt(_mm256_mul_ps(sumlx, sumlx), _mm256_mul_ps(best, suml2)));
+    if (_mm256_movemask_ps(better) == 0) continue;
+    for (int i = 0; i < 16; ++i) L[i] = blendi(L[i], _mm256_add_epi32(Laux[i], _mm256_set1_epi32(nmax)), better);
+    const __m256 new_scale = _mm256_div_ps(sumlx, suml2);
+    scale = blend(scale, new_scale, better);
+    best = blend(best, _mm256_mul_ps(new_scale, sumlx), better);
+  }
+  for (int i = 0; i < 16; ++i) L[i] = blendi(L[i], _mm256_setzero_si256(), tiny);
+  return blend(scale, zero, tiny);
+}
+
+void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ6_K*>(dst);
+  alignas(32) int8_t L[kQK_K];
+  alignas(32) float scales[kQK_K / 16];
+  alignas(32) int32_t lanes[8];
+  for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
+    for (int batch = 0; batch < 2; ++batch) {  // sub-blocks 8·batch .. 8·batch + 7
+      __m256 xt[16];
+      for (int l = 0; l < 16; ++l) xt[l] = gather8(x + 128 * batch + l, 16);
+      __m256i Lt[16];
+      _mm256_store_ps(scales + 8 * batch, qx_lanes16(xt, 32, Lt));
+      for (int l = 0; l < 16; ++l) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), Lt[l]);
+        for (int g = 0; g < 8; ++g) L[128 * batch + 16 * g + l] = static_cast<int8_t>(lanes[g]);
+      }
+    }
+    float max_scale = 0;
+    float max_abs_scale = 0;
+    for (int ib = 0; ib < kQK_K / 16; ++ib) {
+      const float abs_scale = __builtin_fabsf(scales[ib]);
+      if (abs_scale > max_abs_scale) {
+        max_abs_scale = abs_scale;
+        max_scale = scales[ib];
+      }
+    }
+    if (max_abs_scale < kGroupMaxEps) {
+      std::memset(&y[i], 0, sizeof(BlockQ6_K));
+      continue;
+    }
+    const float iscale = -128.0f / max_scale;
+    y[i].d = fp16(1 / iscale);
+    for (int ib = 0; ib < kQK_K / 16; ++ib) {
+      const int v = nearest_int(iscale * scales[ib]);
+      y[i].scales[ib] = static_cast<int8_t>(v < 127 ? v : 127);
+    }
+    const float d_all = fp32(y[i].d);
+    for (int j = 0; j < kQK_K / 16; ++j) {
+      const float d = d_all * static_cast<float>(y[i].scales[j]);
+      if (d == 0.0f) continue;
+      const __m256 vd = _mm256_set1_ps(d);
+      for (int ii = 0; ii < 16; ii += 8) {
+        const __m256i l = clamp8(nearest_int8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j + ii), vd)), -32, 31);
+        const uint64_t bytes = low_bytes8(_mm256_add_epi32(l, _mm256_set1_epi32(32)));
+        std::memcpy(L + 16 * j + ii, &bytes, 8);
+      }
+    }
+    // pack_q6_K_levels: per 128 elements, 64 bytes of low nibbles and 32 bytes of the two high bits.
+    uint8_t* ql = y[i].ql;
+    uint8_t* qh = y[i].qh;
+    const __m256i mask4 = _mm256_set1_epi8(0x0f);
+    const __m256i mask2 = _mm256_set1_epi8(0x03);
+    for (int j = 0; j < kQK_K; j += 128, ql += 64, qh += 32) {
+      __m256i q[4];
+      for (int r = 0; r < 4; ++r) q[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(L + j + 32 * r));
+      const auto nib = [&](int r) { return _mm256_and_si256(q[r], mask4); };
+      const auto top = [&](int r) { return _mm256_and_si256(_mm256_srli_epi16(q[r], 4), mask2); };
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(ql), _mm256_or_si256(nib(0), _mm256_slli_epi16(nib(2), 4)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(ql + 32), _mm256_or_si256(nib(1), _mm256_slli_epi16(nib(3), 4)));
+      const __m256i high = _mm256_or_si256(_mm256_or_si256(top(0), _mm256_slli_epi16(top(1), 2)),
+                                           _mm256_or_si256(_mm256_slli_epi16(top(2), 4), _mm256_slli_epi16(top(3), 6)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(qh), high);
+    }
+  }
+}
+
+}  // namespace
+
+void add_avx2_kernels(Kernels* t) {
+  t->quantize[kSlotQ4_0] = quantize_q4_0;
+  t->quantize[kSlotQ8_0] = quantize_q8_0;
+  t->quantize[kSlotQ4_K] = quantize_q4_K;
+  t->quantize[kSlotQ5_K] = quantize_q5_K;
+  t->quantize[kSlotQ6_K] = quantize_q6_K;
+  t->dequantize[kSlotQ4_0] = dequantize_q4_0;
+  t->dequantize[kSlotQ4_1] = dequantize_q4_1;
+  t->dequantize[kSlotQ5_0] = dequantize_q5<BlockQ5_0, false>;
+  t->dequantize[kSlotQ5_1] = dequantize_q5<BlockQ5_1, true>;
+  t->dequantize[kSlotQ8_0] = dequantize_q8_0;
+  t->dequantize[kSlotQ2_K] = dequantize_q2_K;
+  t->dequantize[kSlotQ3_K] = dequantize_q3_K;
+  t->dequantize[kSlotQ4_K] = dequantize_q4_K;
+  t->dequantize[kSlotQ5_K] = dequantize_q5_K;
+  t->dequantize[kSlotQ6_K] = dequantize_q6_K;
+  t->dequantize[kSlotQ8_K] = dequantize_q8_K;
+  t->dequantize[kSlotIQ4_NL] = dequantize_iq4_nl;
+  t->dequantize[kSlotTQ1_0] = dequantize_tq1_0;
+  t->dequantize[kSlotTQ2_0] = dequantize_tq2_0;
+  t->dequantize[kSlotMXFP4] = dequantize_mxfp4;
+  t->has_non_finite = has_non_finite;
+}
+
+const Kernels kernels_avx2 = [] {
+  Kernels table = kernels_ref;
+  add_avx2_kernels(&table);
+  return table;
+}();
+
+}  // namespace kq::ggml
