@@ -39,10 +39,24 @@ const commands: Record<string, Command> = {
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } }, strict: true });
     (await import('./inspect.js')).inspectCommand(positionals, values.json);
   },
+  async compare(args) {
+    const { values, positionals } = parseArgs({
+      args: bareJsonToStdout(args),
+      allowPositionals: true,
+      options: { formats: { type: 'string' }, json: { type: 'string' }, html: { type: 'string' }, tensors: { type: 'string' } },
+      strict: true,
+    });
+    await (await import('./compare.js')).compareCommand(positionals, values);
+  },
   async help() {
     process.stdout.write(usage(await opIds()));
   },
 };
+
+// `--json` takes a file only when one follows (a name ending in .json, or '-'); alone it means stdout.
+function bareJsonToStdout(args: string[]): string[] {
+  return args.map((a, i) => (a === '--json' && !(args[i + 1] === '-' || args[i + 1]?.endsWith('.json')) ? '--json=-' : a));
+}
 
 async function opIds(): Promise<string[] | undefined> {
   try {

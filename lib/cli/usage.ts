@@ -38,6 +38,11 @@ Commands:
                       ${wrap(['Presets:', ...GGUF_PRESETS.map((p, i) => (i < GGUF_PRESETS.length - 1 ? `${p},` : p))])}
   inspect <file.gguf> [--json]
                       Show a GGUF file's version, metadata and tensor table
+  compare <in> [--formats <a,b,...>] [--json [file.json]] [--html <report.html>] [--tensors <regex>]
+                      Quantize every matrix of a model (a .safetensors file, a directory of
+                      shards, or a .gguf file: F32/F16/BF16 tensors, block types dequantized
+                      first) in each format, dequantize it, and report bits per weight, size,
+                      relative error, SQNR and max error per tensor and in total
   help                Show this help (also --help, -h)
 
 Options for bench:
@@ -48,6 +53,22 @@ ${INDENT}${ops}
                       ${SIZE_MULTIPLE}, optionally with a suffix k, M, G (x1000) or Ki, Mi, Gi (x1024)
   --json <file|->     Also write the results as JSON to <file>, or to stdout with '-'
                       (the table then goes to stderr)
+
+Options for compare:
+  --formats <a,b,...> Formats to compare (default q8_0, q6_k, q5_k, q4_k, q3_k, q2_k, nf4, fp4,
+                      int8, gptq4):
+                      ggml: q4_0, q4_1, q5_0, q5_1, q8_0, q8_1, q2_k, q3_k, q4_k, q5_k, q6_k,
+                      q8_k, tq1_0, tq2_0, iq4_nl, mxfp4 (n/a where the block does not divide
+                      the row length); bitsandbytes: nf4, fp4 (blocks of 64), bnb8 (8-bit
+                      dynamic map, blocks of 4096); int8 (absmax, a scale per row);
+                      gptq2, gptq3, gptq4, gptq8: GPTQModel checkpoints (groups of 128) by
+                      round-to-nearest with GPTQ's quantizer: GPTQ proper needs calibration
+                      inputs, which a weights file lacks, and only lowers the error
+  --json [file.json]  Also write the report as JSON to the file; alone (or '-'), JSON goes to
+                      stdout and the table to stderr
+  --html <file>       Write a self-contained page: error against bits per weight per format,
+                      and the tables
+  --tensors <regex>   Compare only the tensors whose names match
 
 Environment:
   KQUANT_SIMD=scalar|avx2|avx512   highest SIMD level to use at load
