@@ -4,7 +4,7 @@
 // here, its byte counts the formats' storage formulas; more bits must mean less error on Gaussian weights;
 // shapes a format cannot store are n/a; the HTML page is self-contained and renders in headless Chromium.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -204,6 +204,24 @@ describe('kquant compare on safetensors', () => {
     expect(r.stdout).toMatch(/^model\.layers\.0\.odd\.weight\s+\[24, 100\]\s+F16\s+q4_k\s+n\/a$/m);
     expect(r.stdout).toMatch(/model\.norm\.weight \[256\] F16: 1-D/);
     expect(r.stderr).toMatch(/\[3\/3\] model\.layers\.0\.odd\.weight/);
+  });
+
+  it('reads a directory of shards through model.safetensors.index.json', () => {
+    const dir = join(tmp, 'sharded');
+    mkdirSync(dir);
+    const names = [...tensors.keys()];
+    const shards = [names.slice(0, 2), names.slice(2)].map((part, i) => {
+      const file = `model-0000${i + 1}-of-00002.safetensors`;
+      writeSafetensors(join(dir, file), new Map(part.map((n) => [n, tensors.get(n)!])));
+      return part.map((n) => [n, file]);
+    });
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: Object.fromEntries(shards.flat()) }));
+    const sharded = runJson(dir, '--formats', 'q4_k,int8');
+    expect(sharded.tensors.map((t) => [t.name, t.formats])).toEqual(report.tensors.map((t) => [t.name, { q4_k: t.formats.q4_k, int8: t.formats.int8 }]));
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { x: 'model-00003-of-00002.safetensors' } }));
+    const missing = kquant('compare', dir);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/^kquant: .*names the shard model-00003-of-00002\.safetensors, which is not in .*\n$/);
   });
 
   it('writes --json to a file, keeps only --tensors matches, and runs the default formats', () => {
