@@ -66,6 +66,13 @@ std::vector<Case> make_cases() {
     }
   });
   add("sparse", 5, [&](size_t i) { return i % 17 == 0 ? normal(rng) : 0.0f; });
+  // ±0 in random order beside values of one sign per 32-run: min or max is a zero whose sign the reference
+  // takes from the first zero it meets (stored in Q4_1 / Q5_1's m, and the sign of d).
+  add("signed zeros", 4, [&](size_t i) {
+    const float side = (i / 32) % 2 ? 0.5f : -0.5f;
+    const uint32_t pick = rng() % 3;
+    return pick == 0 ? 0.0f : pick == 1 ? -0.0f : side;
+  });
   return cases;
 }
 

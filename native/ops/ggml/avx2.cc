@@ -407,47 +407,197 @@ inline float absmax32(const float* x) {
   return hmax8(m);
 }
 
+inline int hsum8(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+inline __m256i sign_extend8(__m256i v) { return _mm256_srai_epi32(_mm256_slli_epi32(v, 24), 24); }
+
+// Q8_0 / Q8_1 levels: (int8) roundf(x·id) for 32 elements; returns their sum.
+inline int round_levels32(const float* x, float id, int8_t* qs) {
+  const __m256 vid = _mm256_set1_ps(id);
+  __m256i sum = _mm256_setzero_si256();
+  for (int j = 0; j < kQK; j += 8) {
+    const __m256i q = roundf_i32(_mm256_mul_ps(_mm256_loadu_ps(x + j), vid));
+    sum = _mm256_add_epi32(sum, sign_extend8(q));
+    const uint64_t bytes = low_bytes8(q);
+    std::memcpy(qs + j, &bytes, 8);
+  }
+  return hsum8(sum);
+}
+
 void quantize_q8_0(const float* x, uint8_t* dst, int64_t k) {
   auto* y = reinterpret_cast<BlockQ8_0*>(dst);
   for (int64_t i = 0; i < k / kQK; ++i, x += kQK) {
     const float d = absmax32(x) / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = fp16(d);
-    const __m256 vid = _mm256_set1_ps(id);
-    for (int j = 0; j < kQK; j += 8) {
-      const uint64_t bytes = low_bytes8(roundf_i32(_mm256_mul_ps(_mm256_loadu_ps(x + j), vid)));
-      std::memcpy(y[i].qs + j, &bytes, 8);
+    round_levels32(x, id, y[i].qs);
+  }
+}
+
+void quantize_q8_1(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ8_1*>(dst);
+  for (int64_t i = 0; i < k / kQK; ++i, x += kQK) {
+    const float d = absmax32(x) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = fp16(d);
+    const int sum = round_levels32(x, id, y[i].qs);  // an int sum: any order gives the same
+    y[i].s = fp16(static_cast<float>(sum) * d);
+  }
+}
+
+void quantize_q8_K(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ8_K*>(dst);
+  for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < kQK_K; j += 8) m = _mm256_max_ps(m, abs8(_mm256_loadu_ps(x + j)));
+    const float amax = hmax8(m);
+    if (amax == 0.0f) {
+      std::memset(&y[i], 0, sizeof(BlockQ8_K));
+      continue;
     }
+    int first = 0;  // the first element of largest magnitude, as the reference's strict comparison keeps
+    while (__builtin_fabsf(x[first]) != amax) ++first;
+    const float iscale = -127.0f / x[first];
+    const __m256 vis = _mm256_set1_ps(iscale);
+    for (int j = 0; j < kQK_K; j += 16) {
+      __m256i sum = _mm256_setzero_si256();
+      for (int h = 0; h < 16; h += 8) {
+        const __m256i q = _mm256_min_epi32(nearest_int8(_mm256_mul_ps(vis, _mm256_loadu_ps(x + j + h))), _mm256_set1_epi32(127));
+        sum = _mm256_add_epi32(sum, sign_extend8(q));
+        const uint64_t bytes = low_bytes8(q);
+        std::memcpy(y[i].qs + j + h, &bytes, 8);
+      }
+      y[i].bsums[j / 16] = static_cast<int16_t>(hsum8(sum));
+    }
+    y[i].d = 1 / iscale;
+  }
+}
+
+inline float hmin8(__m256 v) {
+  __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_min_ss(m, _mm_shuffle_ps(m, m, 1));
+  return _mm_cvtss_f32(m);
+}
+
+// The reference's signed_absmax: the value of largest magnitude, the first of equal magnitudes in element
+// order (strictly larger replaces), +0 when all are ±0.
+inline float signed_absmax32(const float* x) {
+  const float amax = absmax32(x);
+  if (amax == 0.0f) return 0.0f;
+  int j = 0;
+  while (__builtin_fabsf(x[j]) != amax) ++j;
+  return x[j];
+}
+
+// The reference's min_max: the extreme values, and for a zero extreme the sign of the first zero in element
+// order (a later −0 / +0 does not replace an equal one).
+inline void min_max32(const float* x, float* min, float* max) {
+  __m256 lo = _mm256_loadu_ps(x), hi = lo;
+  for (int j = 8; j < kQK; j += 8) {
+    lo = _mm256_min_ps(lo, _mm256_loadu_ps(x + j));
+    hi = _mm256_max_ps(hi, _mm256_loadu_ps(x + j));
+  }
+  *min = hmin8(lo);
+  *max = hmax8(hi);
+  if (*min == 0.0f || *max == 0.0f) {
+    int j = 0;
+    while (x[j] != 0.0f) ++j;
+    if (*min == 0.0f) *min = x[j];
+    if (*max == 0.0f) *max = x[j];
+  }
+}
+
+// Levels of 32 elements, v = (x − offset)·id + add truncated to int32 (x86's conversion), as bytes: the low
+// byte sign-extended and clamped above at `top` (the reference's int8_t then `t < top ? t : top`), or, with
+// top < 0, the low byte as it is (its uint8_t cast).
+inline void levels32(const float* x, float offset, float id, float add, int top, uint8_t* levels) {
+  const __m256 voff = _mm256_set1_ps(offset), vid = _mm256_set1_ps(id), vadd = _mm256_set1_ps(add);
+  for (int j = 0; j < kQK; j += 8) {
+    // x − 0 is x exactly (−0 included), so the types without a minimum take the same path.
+    const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + j), voff);
+    __m256i t = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(v, vid), vadd));
+    if (top >= 0) t = _mm256_min_epi32(_mm256_srai_epi32(_mm256_slli_epi32(t, 24), 24), _mm256_set1_epi32(top));
+    const uint64_t bytes = low_bytes8(t);
+    std::memcpy(levels + j, &bytes, 8);
+  }
+}
+
+// (uint8) (xi0 | xi1 << 4) per byte as the legacy quantizers pack: the low level unmasked, the high one's low
+// nibble shifted up.
+inline void pack_nibbles32(const uint8_t* levels, uint8_t* qs) {
+  const __m128i hi = _mm_and_si128(load16(levels + 16), _mm_set1_epi8(0x0f));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm_or_si128(load16(levels), _mm_slli_epi16(hi, 4)));
+}
+
+// Q5_0 / Q5_1: low nibbles of both halves, and the fifth bits (bit 4 of level j) as a little-endian u32.
+inline void pack_q5_32(const uint8_t* levels, uint8_t* qs, uint8_t* qh) {
+  const __m128i m4 = _mm_set1_epi8(0x0f);
+  const __m128i lo = _mm_and_si128(load16(levels), m4);
+  const __m128i hi = _mm_and_si128(load16(levels + 16), m4);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm_or_si128(lo, _mm_slli_epi16(hi, 4)));
+  const __m256i all = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(levels));
+  const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_slli_epi16(all, 3)));
+  std::memcpy(qh, &bits, 4);
+}
+
+void quantize_q4_1(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ4_1*>(dst);
+  uint8_t levels[kQK];
+  for (int64_t i = 0; i < k / kQK; ++i, x += kQK) {
+    float min, max;
+    min_max32(x, &min, &max);
+    const float d = (max - min) / 15.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = fp16(d);
+    y[i].m = fp16(min);
+    levels32(x, min, id, 0.5f, 15, levels);
+    pack_nibbles32(levels, y[i].qs);
+  }
+}
+
+void quantize_q5_0(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ5_0*>(dst);
+  uint8_t levels[kQK];
+  for (int64_t i = 0; i < k / kQK; ++i, x += kQK) {
+    const float d = signed_absmax32(x) / -16.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = fp16(d);
+    levels32(x, 0.0f, id, 16.5f, 31, levels);
+    pack_q5_32(levels, y[i].qs, y[i].qh);
+  }
+}
+
+void quantize_q5_1(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ5_1*>(dst);
+  uint8_t levels[kQK];
+  for (int64_t i = 0; i < k / kQK; ++i, x += kQK) {
+    float min, max;
+    min_max32(x, &min, &max);
+    const float d = (max - min) / 31.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = fp16(d);
+    y[i].m = fp16(min);
+    levels32(x, min, id, 0.5f, -1, levels);  // no clamp, as the reference
+    pack_q5_32(levels, y[i].qs, y[i].qh);
   }
 }
 
 void quantize_q4_0(const float* x, uint8_t* dst, int64_t k) {
   auto* y = reinterpret_cast<BlockQ4_0*>(dst);
   for (int64_t i = 0; i < k / kQK; ++i, x += kQK) {
-    // The signed value of largest magnitude, the first of equal magnitudes (0 when all are ±0).
-    const float amax = absmax32(x);
-    float max = 0.0f;
-    if (amax != 0.0f)
-      for (int j = 0; j < kQK; ++j)
-        if (__builtin_fabsf(x[j]) == amax) {
-          max = x[j];
-          break;
-        }
+    const float max = signed_absmax32(x);
     const float d = max / -8.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = fp16(d);
-    const __m256 vid = _mm256_set1_ps(id);
     uint8_t levels[kQK];
-    for (int j = 0; j < kQK; j += 8) {
-      // min(15, (int8) trunc(x·id + 8.5)): the low byte sign-extended, as the reference's int8_t.
-      __m256i t = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j), vid), _mm256_set1_ps(8.5f)));
-      t = _mm256_srai_epi32(_mm256_slli_epi32(t, 24), 24);
-      const uint64_t bytes = low_bytes8(_mm256_min_epi32(t, _mm256_set1_epi32(15)));
-      std::memcpy(levels + j, &bytes, 8);
-    }
-    // (uint8) (xi0 | xi1 << 4) as the reference: the low level unmasked, the high one's low nibble shifted up.
-    const __m128i hi = _mm_and_si128(load16(levels + 16), _mm_set1_epi8(0x0f));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y[i].qs), _mm_or_si128(load16(levels), _mm_slli_epi16(hi, 4)));
+    levels32(x, 0.0f, id, 8.5f, 15, levels);
+    pack_nibbles32(levels, y[i].qs);
   }
 }
 
@@ -741,11 +891,89 @@ void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
   }
 }
 
+// quantize_row_q2_K_ref (ref_k23.cc): the 16 sub-block searches in two passes of 8 lanes (weights |x|), the
+// scalar 4-bit scale and min codes, then the levels from the stored values, 8 elements at a time.
+void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ2_K*>(dst);
+  alignas(32) uint8_t L[kQK_K];
+  alignas(32) float scales[kQK_K / 16], mins[kQK_K / 16];
+  alignas(32) int32_t lanes[8];
+  const float q4scale = 15.0f;
+  for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
+    for (int batch = 0; batch < 2; ++batch) {  // sub-blocks 8·batch .. 8·batch + 7
+      __m256 xt[16], wt[16];
+      for (int l = 0; l < 16; ++l) {
+        xt[l] = gather8(x + 128 * batch + l, 16);
+        wt[l] = abs8(xt[l]);
+      }
+      __m256i Lt[16];
+      __m256 scale_v, min_v;
+      qkx2_lanes<16>(xt, wt, 3, -0.5f, 0.1f, 15, true, Lt, &scale_v, &min_v);
+      _mm256_store_ps(scales + 8 * batch, scale_v);
+      _mm256_store_ps(mins + 8 * batch, min_v);
+      for (int l = 0; l < 16; ++l) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), Lt[l]);
+        for (int g = 0; g < 8; ++g) L[128 * batch + 16 * g + l] = static_cast<uint8_t>(lanes[g]);
+      }
+    }
+    float max_scale = 0;
+    float max_min = 0;
+    for (int j = 0; j < kQK_K / 16; ++j) {
+      if (scales[j] > max_scale) max_scale = scales[j];
+      if (mins[j] > max_min) max_min = mins[j];
+    }
+    if (max_scale > 0) {
+      const float iscale = q4scale / max_scale;
+      for (int j = 0; j < kQK_K / 16; ++j) y[i].scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
+      y[i].d = fp16(max_scale / q4scale);
+    } else {
+      for (int j = 0; j < kQK_K / 16; ++j) y[i].scales[j] = 0;
+      y[i].d = fp16(0.0f);
+    }
+    if (max_min > 0) {
+      const float iscale = q4scale / max_min;
+      for (int j = 0; j < kQK_K / 16; ++j) {
+        const int l = nearest_int(iscale * mins[j]);
+        y[i].scales[j] = static_cast<uint8_t>(y[i].scales[j] | (l << 4));
+      }
+      y[i].dmin = fp16(max_min / q4scale);
+    } else {
+      y[i].dmin = fp16(0.0f);
+    }
+    const float d_all = fp32(y[i].d);
+    const float dmin_all = fp32(y[i].dmin);
+    for (int j = 0; j < kQK_K / 16; ++j) {
+      const float d = d_all * static_cast<float>(y[i].scales[j] & 0xF);
+      if (!d) continue;
+      const __m256 vd = _mm256_set1_ps(d);
+      const __m256 dm = _mm256_set1_ps(dmin_all * static_cast<float>(y[i].scales[j] >> 4));
+      for (int ii = 0; ii < 16; ii += 8) {
+        const __m256 v = _mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + 16 * j + ii), dm), vd);
+        const uint64_t bytes = low_bytes8(clamp8(nearest_int8(v), 0, 3));
+        std::memcpy(L + 16 * j + ii, &bytes, 8);
+      }
+    }
+    // pack_2bit: element 128h + 32s + l is bits 2s..2s+1 of byte 32h + l.
+    for (int h = 0; h < 2; ++h) {
+      __m256i packed = _mm256_setzero_si256();
+      for (int sft = 0; sft < 4; ++sft)
+        packed = _mm256_or_si256(packed, _mm256_slli_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(L + 128 * h + 32 * sft)), 2 * sft));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + 32 * h), packed);
+    }
+  }
+}
+
 }  // namespace
 
 void add_avx2_kernels(Kernels* t) {
   t->quantize[kSlotQ4_0] = quantize_q4_0;
+  t->quantize[kSlotQ4_1] = quantize_q4_1;
+  t->quantize[kSlotQ5_0] = quantize_q5_0;
+  t->quantize[kSlotQ5_1] = quantize_q5_1;
   t->quantize[kSlotQ8_0] = quantize_q8_0;
+  t->quantize[kSlotQ8_1] = quantize_q8_1;
+  t->quantize[kSlotQ8_K] = quantize_q8_K;
+  t->quantize[kSlotQ2_K] = quantize_q2_K;
   t->quantize[kSlotQ4_K] = quantize_q4_K;
   t->quantize[kSlotQ5_K] = quantize_q5_K;
   t->quantize[kSlotQ6_K] = quantize_q6_K;
