@@ -102,7 +102,9 @@ void tables_vs_ref() {
   std::mt19937 gen(53);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const CpuFeatures& f = cpu_features();
-  const Table tables[] = {{"avx2", &codebook_kernels_avx2, f.avx2}, {"avx512", &codebook_kernels_avx512, f.avx512}};
+  const Table tables[] = {{"avx2", &codebook_kernels_avx2, f.avx2},
+                          {"avx512", &codebook_kernels_avx512, f.avx512},
+                          {"avx512_vnni", &codebook_kernels_avx512_vnni, f.avx512 && f.avx512_vnni}};
   struct Case { CodebookFormat format; int64_t n, k, block_size, m; };
   const Case cases[] = {{CodebookFormat::nf4, 17, 128, 64, 1},   {CodebookFormat::nf4, 40, 256, 32, 3},
                         {CodebookFormat::fp4, 9, 192, 64, 8},    {CodebookFormat::fp4, 33, 256, 128, 2},

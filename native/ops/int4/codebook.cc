@@ -15,7 +15,9 @@
 namespace kq::int4 {
 
 const CodebookKernels& active_codebook_kernels() {
-  return kernels_for_level(codebook_kernels_ref, codebook_kernels_avx2, codebook_kernels_avx512);
+  const CodebookKernels& k = kernels_for_level(codebook_kernels_ref, codebook_kernels_avx2, codebook_kernels_avx512);
+  if (&k == &codebook_kernels_avx512 && cpu_features().avx512_vnni) return codebook_kernels_avx512_vnni;
+  return k;
 }
 
 Status matmul_codebook(const PreparedCodebook& w, const MatmulArgs& args, const CodebookKernels* kernels) {

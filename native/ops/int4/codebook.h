@@ -75,8 +75,9 @@ struct CodebookKernels {
 
 extern const CodebookKernels codebook_kernels_ref;
 extern const CodebookKernels codebook_kernels_avx2;
-extern const CodebookKernels codebook_kernels_avx512;
-const CodebookKernels& active_codebook_kernels();
+extern const CodebookKernels codebook_kernels_avx512;       // int8 path: vpmaddubsw
+extern const CodebookKernels codebook_kernels_avx512_vnni;  // int8 path: vpdpbusd
+const CodebookKernels& active_codebook_kernels();  // AVX-512 uses VNNI where the CPU has it
 
 // Re-layout (codebook_prepare.cc). Errors: KQ_SHAPE (k not a multiple of the block size / 256), KQ_LENGTH,
 // KQ_NON_FINITE (a NaN/Inf absmax, d or dmin).
