@@ -146,14 +146,21 @@ describe('Q4_K rows vs an f64 product with dequantizeGGML', () => {
     });
   });
 
-  it('f16 x, and the measured relative RMS error of the int8 path on a 256 x 1024 layer', () => {
+  it('f16 and bf16 x, and the measured relative RMS error of the int8 path on a 256 x 1024 layer', () => {
     const { bytes, w } = q4kLayer(256, 1024, 5);
     const weights = prepareQ4KWeightsSync(bytes, 256, 1024);
-    const x = toFloat16Sync(randomFloats(4 * 1024, 4));
-    const wide = fromFloat16Sync(x);
-    const rms = expectClose(int4MatmulSync(x, 4, weights, { dtype: 'float16' }), w, 256, 1024, wide, 4, 'int8');
-    expect(rms).toBeGreaterThan(0); // the activations really are rounded
-    expect(expectClose(int4MatmulSync(x, 4, weights, { dtype: 'float16', activations: 'float32' }), w, 256, 1024, wide, 4, 'float32')).toBeLessThan(1e-5);
+    const x32 = randomFloats(4 * 1024, 4);
+    for (const [x, dtype] of [
+      [toFloat16Sync(x32), 'float16'],
+      [toBFloat16Sync(x32), 'bfloat16'],
+    ] as const) {
+      const wide = dtype === 'float16' ? fromFloat16Sync(x) : fromBFloat16Sync(x);
+      const y = int4MatmulSync(x, 4, weights, { dtype });
+      expect(y).toEqual(int4MatmulSync(wide, 4, weights));
+      const rms = expectClose(y, w, 256, 1024, wide, 4, 'int8');
+      expect(rms).toBeGreaterThan(0); // the activations really are rounded
+      expect(expectClose(int4MatmulSync(x, 4, weights, { dtype, activations: 'float32' }), w, 256, 1024, wide, 4, 'float32')).toBeLessThan(1e-5);
+    }
   });
 });
 

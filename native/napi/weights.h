@@ -14,7 +14,7 @@
 namespace kq::napi {
 
 struct WeightsHolder {
-  std::string kind;                  // "int4", …: a handle of one kind is refused by the others
+  std::string kind;                  // "int4", "int4_codebook", …: a handle of one kind is refused by the others
   Device device = Device::cpu;
   std::shared_ptr<const void> data;  // null until prepared, and after dispose
   int64_t bytes = 0;                 // memory held by data
