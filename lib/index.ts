@@ -229,3 +229,18 @@ export {
   type Int4MatmulOptions,
 } from './ops/int4.js';
 export { prepareNF4Weights, prepareNF4WeightsSync, prepareQ4KWeights, prepareQ4KWeightsSync, type PrepareNF4Options } from './ops/int4-codebook.js';
+export {
+  quantizeCodebook,
+  quantizeCodebookSync,
+  dequantizeCodebook,
+  dequantizeCodebookSync,
+  makeCode,
+  makeQuantileCode,
+  type CodebookKind,
+  type CodebookQuantized,
+  type CodebookDequantizeOptions,
+  type MakeCodeOptions,
+  type QuantileCodeOptions,
+  type QuantizeCodebookOptions,
+} from './ops/codebook.js';
+export { fakeQuantize, fakeQuantizeSync, FAKE_QUANT_FORMATS, type FakeQuantFormat, type FakeQuantizeOptions, type FakeQuantized } from './ops/fake-quantize.js';
