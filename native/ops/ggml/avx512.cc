@@ -177,6 +177,187 @@ void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
   }
 }
 
+inline void set_scale_min_k4(int j, uint8_t ls, uint8_t lm, uint8_t* q) {  // pack.h, internal linkage here
+  if (j < 4) {
+    q[j] = ls;
+    q[j + 4] = lm;
+  } else {
+    q[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+    q[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
+    q[j] |= static_cast<uint8_t>((lm >> 4) << 6);
+  }
+}
+
+// ggml's make_qkx2_quants (kquant_search.cc, weighted squared error) for 16 groups of 32 at once, group g in
+// lane g: avx2.cc's qkx2_lanes with mask registers. Every lane runs the scalar sequence; each `if` of the
+// reference becomes a mask.
+void qkx2_lanes(const __m512* xt, const __m512* wt, int nmax, float rmin, float rdelta, int nstep, __m512i* L,
+                __m512* scale_out, __m512* the_min_out) {
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 min = xt[0], max = xt[0];
+  __m512 sum_w = wt[0];
+  __m512 sum_x = _mm512_mul_ps(sum_w, xt[0]);
+  for (int i = 1; i < 32; ++i) {
+    min = _mm512_mask_mov_ps(min, _mm512_cmp_ps_mask(xt[i], min, _CMP_LT_OQ), xt[i]);
+    max = _mm512_mask_mov_ps(max, _mm512_cmp_ps_mask(xt[i], max, _CMP_GT_OQ), xt[i]);
+    sum_w = _mm512_add_ps(sum_w, wt[i]);
+    sum_x = _mm512_add_ps(sum_x, _mm512_mul_ps(wt[i], xt[i]));
+  }
+  min = _mm512_mask_mov_ps(min, _mm512_cmp_ps_mask(min, zero, _CMP_GT_OQ), zero);
+  const __mmask16 flat = _mm512_cmp_ps_mask(max, min, _CMP_EQ_OQ);  // the reference returns early: L = 0, scale 0
+  const __m512 flat_min = min;
+  __m512 iscale = _mm512_div_ps(_mm512_set1_ps(static_cast<float>(nmax)), _mm512_sub_ps(max, min));
+  __m512 scale = _mm512_div_ps(_mm512_set1_ps(1.0f), iscale);
+  __m512 best_error = zero;
+  for (int i = 0; i < 32; ++i) {
+    L[i] = clamp16(nearest_int16(_mm512_mul_ps(iscale, _mm512_sub_ps(xt[i], min))), 0, nmax);
+    __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(scale, _mm512_cvtepi32_ps(L[i])), min), xt[i]);
+    diff = _mm512_mul_ps(diff, diff);
+    best_error = _mm512_add_ps(best_error, _mm512_mul_ps(wt[i], diff));
+  }
+  __m512i Laux[32];
+  for (int is = 0; is <= nstep; ++is) {
+    const float numerator = rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax);
+    // min moves when a candidate wins, and the reference divides by the current max − min.
+    iscale = _mm512_div_ps(_mm512_set1_ps(numerator), _mm512_sub_ps(max, min));
+    __m512 sum_l = zero, sum_l2 = zero, sum_xl = zero;
+    for (int i = 0; i < 32; ++i) {
+      Laux[i] = clamp16(nearest_int16(_mm512_mul_ps(iscale, _mm512_sub_ps(xt[i], min))), 0, nmax);
+      const __m512 fl = _mm512_cvtepi32_ps(Laux[i]);
+      const __m512 wl = _mm512_mul_ps(wt[i], fl);
+      sum_l = _mm512_add_ps(sum_l, wl);
+      sum_l2 = _mm512_add_ps(sum_l2, _mm512_mul_ps(wl, fl));
+      sum_xl = _mm512_add_ps(sum_xl, _mm512_mul_ps(wl, xt[i]));
+    }
+    const __m512 D = _mm512_sub_ps(_mm512_mul_ps(sum_w, sum_l2), _mm512_mul_ps(sum_l, sum_l));
+    __m512 this_scale = _mm512_div_ps(_mm512_sub_ps(_mm512_mul_ps(sum_w, sum_xl), _mm512_mul_ps(sum_x, sum_l)), D);
+    __m512 this_min = _mm512_div_ps(_mm512_sub_ps(_mm512_mul_ps(sum_l2, sum_x), _mm512_mul_ps(sum_l, sum_xl)), D);
+    const __mmask16 positive = _mm512_cmp_ps_mask(this_min, zero, _CMP_GT_OQ);
+    this_min = _mm512_mask_mov_ps(this_min, positive, zero);
+    this_scale = _mm512_mask_mov_ps(this_scale, positive, _mm512_div_ps(sum_xl, sum_l2));
+    __m512 cur_error = zero;
+    for (int i = 0; i < 32; ++i) {
+      __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(this_scale, _mm512_cvtepi32_ps(Laux[i])), this_min), xt[i]);
+      diff = _mm512_mul_ps(diff, diff);
+      cur_error = _mm512_add_ps(cur_error, _mm512_mul_ps(wt[i], diff));
+    }
+    const __mmask16 take =
+        _mm512_cmp_ps_mask(D, zero, _CMP_GT_OQ) & _mm512_cmp_ps_mask(cur_error, best_error, _CMP_LT_OQ);
+    if (take == 0) continue;
+    for (int i = 0; i < 32; ++i) L[i] = _mm512_mask_mov_epi32(L[i], take, Laux[i]);
+    best_error = _mm512_mask_mov_ps(best_error, take, cur_error);
+    scale = _mm512_mask_mov_ps(scale, take, this_scale);
+    min = _mm512_mask_mov_ps(min, take, this_min);
+  }
+  for (int i = 0; i < 32; ++i) L[i] = _mm512_maskz_mov_epi32(static_cast<__mmask16>(~flat), L[i]);
+  *scale_out = _mm512_maskz_mov_ps(static_cast<__mmask16>(~flat), scale);
+  *the_min_out = _mm512_xor_ps(_mm512_mask_mov_ps(min, flat, flat_min), _mm512_set1_ps(-0.0f));
+}
+
+// The end of ref_k456.cc's quantize_superblock_k45 for one super-block: 6-bit scale and min codes from its 8
+// searches, d / dmin, and the levels recomputed from the stored values (L holds the search levels).
+void finish_superblock_k45(const float* x, int nmax, const float* scales, const float* mins, uint16_t* d_out,
+                           uint16_t* dmin_out, uint8_t* scales_out, uint8_t* L) {
+  float max_scale = 0;
+  float max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+  const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+  for (int j = 0; j < 8; ++j) {
+    uint8_t ls = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
+    uint8_t lm = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
+    ls = ls < 63 ? ls : 63;
+    lm = lm < 63 ? lm : 63;
+    set_scale_min_k4(j, ls, lm, scales_out);
+  }
+  *d_out = fp16(max_scale / 63.0f);
+  *dmin_out = fp16(max_min / 63.0f);
+  const float d_all = fp32(*d_out);
+  const float dmin_all = fp32(*dmin_out);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    get_scale_min_k4(j, scales_out, &sc, &m);
+    const float d = d_all * sc;
+    if (d == 0.0f) continue;
+    const __m512 vd = _mm512_set1_ps(d);
+    const __m512 dm = _mm512_set1_ps(dmin_all * m);
+    for (int ii = 0; ii < 32; ii += 16) {
+      const __m512 v = _mm512_div_ps(_mm512_add_ps(_mm512_loadu_ps(x + 32 * j + ii), dm), vd);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(L + 32 * j + ii), _mm512_cvtepi32_epi8(clamp16(nearest_int16(v), 0, nmax)));
+    }
+  }
+}
+
+// pack_q4_K_levels / pack_q5_K_levels (pack.h): low nibbles per 64 elements, the first 32 in the low nibble;
+// Q5_K's fifth bits of chunk n at bits 2n (first 32) and 2n + 1 (second 32) of qh.
+void pack_k45(const uint8_t* L, uint8_t* qs, uint8_t* qh_out) {
+  const __m256i mask4 = _mm256_set1_epi8(0x0f);
+  __m256i qh = _mm256_setzero_si256();
+  for (int n = 0; n < 4; ++n) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * n));
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * n + 32));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + 32 * n),
+                        _mm256_or_si256(_mm256_and_si256(lo, mask4), _mm256_slli_epi16(_mm256_and_si256(hi, mask4), 4)));
+    const __m256i b_lo = _mm256_and_si256(_mm256_srli_epi16(lo, 4), _mm256_set1_epi8(1));
+    const __m256i b_hi = _mm256_and_si256(_mm256_srli_epi16(hi, 4), _mm256_set1_epi8(1));
+    qh = _mm256_or_si256(qh, _mm256_or_si256(_mm256_slli_epi16(b_lo, 2 * n), _mm256_slli_epi16(b_hi, 2 * n + 1)));
+  }
+  if (qh_out) _mm256_storeu_si256(reinterpret_cast<__m256i*>(qh_out), qh);
+}
+
+// Q4_K / Q5_K: two super-blocks per pass, sub-block g of the pair in lane g (an odd last super-block fills
+// both halves and keeps one).
+template <typename Block, int kNmax>
+void quantize_k45(const float* x, uint8_t* dst, int64_t k) {
+  constexpr bool kQ5 = kNmax == 31;
+  const float rmin = kQ5 ? -0.5f : -1.0f;
+  const int nstep = kQ5 ? 15 : 20;
+  auto* y = reinterpret_cast<Block*>(dst);
+  const int64_t nb = k / kQK_K;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  alignas(64) uint8_t L[2 * kQK_K];
+  alignas(64) float scales[16], mins[16];
+  alignas(64) int32_t lanes[16];
+  for (int64_t i = 0; i < nb; i += 2, x += 2 * kQK_K) {
+    const int count = i + 1 < nb ? 2 : 1;
+    const __m512i group = count == 2 ? lane : _mm512_and_si512(lane, _mm512_set1_epi32(7));
+    const __m512i index = _mm512_mullo_epi32(group, _mm512_set1_epi32(32));
+    __m512 xt[32], wt[32];
+    __m512 sum_x2 = _mm512_setzero_ps();
+    for (int l = 0; l < 32; ++l) {
+      xt[l] = _mm512_i32gather_ps(index, x + l, 4);
+      sum_x2 = _mm512_add_ps(sum_x2, _mm512_mul_ps(xt[l], xt[l]));
+    }
+    const __m512 av_x = _mm512_sqrt_ps(_mm512_div_ps(sum_x2, _mm512_set1_ps(32.0f)));
+    for (int l = 0; l < 32; ++l) wt[l] = _mm512_add_ps(av_x, abs16(xt[l]));
+    __m512i Lt[32];
+    __m512 scale_v, min_v;
+    qkx2_lanes(xt, wt, kNmax, rmin, 0.1f, nstep, Lt, &scale_v, &min_v);
+    _mm512_store_ps(scales, scale_v);
+    _mm512_store_ps(mins, min_v);
+    for (int l = 0; l < 32; ++l) {
+      _mm512_store_si512(lanes, Lt[l]);
+      for (int g = 0; g < 8 * count; ++g) L[32 * g + l] = static_cast<uint8_t>(lanes[g]);
+    }
+    for (int h = 0; h < count; ++h) {
+      Block& b = y[i + h];
+      uint8_t packed_scales[12] = {};
+      uint16_t d, dmin;
+      finish_superblock_k45(x + kQK_K * h, kNmax, scales + 8 * h, mins + 8 * h, &d, &dmin, packed_scales, L + kQK_K * h);
+      b.d = d;
+      b.dmin = dmin;
+      std::memcpy(b.scales, packed_scales, 12);
+      if constexpr (kQ5)
+        pack_k45(L + kQK_K * h, b.qs, b.qh);
+      else
+        pack_k45(L + kQK_K * h, b.qs, nullptr);
+    }
+  }
+}
+
 }  // namespace
 
 const Kernels kernels_avx512 = [] {
@@ -184,6 +365,8 @@ const Kernels kernels_avx512 = [] {
   add_avx2_kernels(&table);
   table.dequantize[kSlotQ4_K] = dequantize_q4_K;
   table.quantize[kSlotQ6_K] = quantize_q6_K;
+  table.quantize[kSlotQ4_K] = quantize_k45<BlockQ4_K, 15>;
+  table.quantize[kSlotQ5_K] = quantize_k45<BlockQ5_K, 31>;
   return table;
 }();
 
