@@ -6,6 +6,7 @@ import { kquantVersion } from '../lib/cli/package-version.js';
 import type { Bandwidth } from './bandwidth.js';
 import type { GPTQBenchResult } from './gptq.js';
 import type { Int4BenchResult } from './suites/int4.js';
+import type { TernaryBenchResult } from './suites/ternary.js';
 import type { Variant } from './variants.js';
 
 export interface Machine {
@@ -50,6 +51,8 @@ export interface BenchReport {
   gptq?: GPTQBenchResult;
   /** The int4 GEMV at layer shapes, when it ran. */
   int4?: Int4BenchResult;
+  /** The ternary GEMV beside int4 at layer shapes, when it ran. */
+  ternary?: TernaryBenchResult;
 }
 
 export function describeMachine(info: BackendInfo): Machine {

@@ -3,6 +3,7 @@ import { backend } from '../lib/index.js';
 import { bandwidthBufferBytes, measureCopyBandwidth } from './bandwidth.js';
 import { runGPTQBench } from './gptq.js';
 import { runInt4Bench } from './suites/int4.js';
+import { runTernaryBench } from './suites/ternary.js';
 import type { BenchOp } from './op.js';
 import { randomFloats } from './random.js';
 import { buildReport, type BenchReport, type Measurement } from './report.js';
@@ -17,6 +18,8 @@ export interface BenchOptions {
   gptq?: boolean;
   /** Also run the int4 GEMV at layer shapes (bench/suites/int4.ts). */
   int4?: boolean;
+  /** Also run the ternary GEMV beside int4 at layer shapes (bench/suites/ternary.ts). */
+  ternary?: boolean;
 }
 
 export type BenchStep =
@@ -37,7 +40,7 @@ export function runBench(options: BenchOptions, onProgress: (event: ProgressEven
   const info = backend();
   const variants = availableVariants(info);
   const timing = options.quick ? QUICK_TIMING : DEFAULT_TIMING;
-  const total = 1 + options.ops.length * options.sizes.length * variants.length + (options.gptq ? 1 : 0) + (options.int4 ? 1 : 0);
+  const total = 1 + options.ops.length * options.sizes.length * variants.length + (options.gptq ? 1 : 0) + (options.int4 ? 1 : 0) + (options.ternary ? 1 : 0);
   let done = 0;
 
   const bandwidthStep: BenchStep = { kind: 'bandwidth', bufferBytes: bandwidthBufferBytes(options.quick) };
@@ -73,6 +76,10 @@ export function runBench(options: BenchOptions, onProgress: (event: ProgressEven
   if (options.int4) {
     report.int4 = runInt4Bench(options.quick, timing, bandwidth, (label) => onProgress({ done, total, step: { kind: 'layer', label } }));
     onProgress({ done: ++done, total, step: { kind: 'layer', label: 'int4' } });
+  }
+  if (options.ternary) {
+    report.ternary = runTernaryBench(options.quick, timing, bandwidth, (label) => onProgress({ done, total, step: { kind: 'layer', label } }));
+    onProgress({ done: ++done, total, step: { kind: 'layer', label: 'ternary' } });
   }
   return report;
 }

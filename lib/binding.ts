@@ -304,6 +304,9 @@ export interface NativeAddon {
   ): OpResult<A>;
   /** GB/s (read + written) of a device-to-device copy of `bytes`: the ceiling of the int4 CUDA bench. */
   int4CudaCopyBandwidth(bytes: number): number;
+  // Ternary GEMV (native/ops/ternary/ternary.h): trits int8 [n·k] in {-1, 0, 1}, scales f32 [1 | n]; x, y f32.
+  ternaryPrepare<A extends boolean>(handle: unknown, trits: Int8Array, scales: Float32Array, n: number, k: number, async: A): OpResult<A>;
+  ternaryMatmul<A extends boolean>(handle: unknown, x: Float32Array, m: number, y: Float32Array, async: A): OpResult<A>;
 }
 
 // The package root holds package.json, build/ and prebuilds/; this file runs from lib/ (tests) or

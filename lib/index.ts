@@ -244,3 +244,25 @@ export {
   type QuantizeCodebookOptions,
 } from './ops/codebook.js';
 export { fakeQuantize, fakeQuantizeSync, FAKE_QUANT_FORMATS, type FakeQuantFormat, type FakeQuantizeOptions, type FakeQuantized } from './ops/fake-quantize.js';
+export {
+  quantizeTernary,
+  quantizeBinary,
+  dequantizeTernary,
+  packTrits,
+  unpackTrits,
+  ternaryToGGML,
+  ternaryFromGGML,
+  prepareTernaryWeights,
+  prepareTernaryWeightsSync,
+  ternaryMatmul,
+  ternaryMatmulSync,
+  TernaryWeights,
+  TERNARY_EPSILON,
+  type TernaryQuantized,
+  type TernaryGranularity,
+  type TritPacking,
+  type QuantizeTernaryOptions,
+  type QuantizeBinaryOptions,
+  type PrepareTernaryOptions,
+  type TernaryMatmulOptions,
+} from './ops/ternary.js';

@@ -18,6 +18,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   kq::napi::register_gptq_pack(env, exports);
   kq::napi::register_weights(env, exports);
   kq::napi::register_int4(env, exports);
+  kq::napi::register_ternary(env, exports);
   return exports;
 }
 

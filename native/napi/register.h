@@ -14,5 +14,6 @@ void register_gptq(Napi::Env env, Napi::Object exports);
 void register_gptq_pack(Napi::Env env, Napi::Object exports);
 void register_weights(Napi::Env env, Napi::Object exports);
 void register_int4(Napi::Env env, Napi::Object exports);
+void register_ternary(Napi::Env env, Napi::Object exports);
 
 }  // namespace kq::napi

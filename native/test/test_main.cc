@@ -13,6 +13,7 @@ void gptq_cuda_suite();  // test_gptq_cuda.cc: CPU vs CUDA, or the errors withou
 void gptq_suite();  // test_gptq.cc: compares every sweep table itself
 void dense_suite();  // test_dense.cc: the active kernel table and the drivers, per SIMD level
 void int4_suite();  // test_int4.cc: compares every kernel table itself
+void ternary_suite();  // test_ternary.cc: every kernel table vs the reference and f64; CUDA or its refusal
 void int4_codebook_suite();  // test_int4_codebook.cc: NF4/FP4/Q4_K, every kernel table vs the reference
 void int4_cuda_suite();  // test_int4_cuda.cc: CUDA vs f64 and the CPU reference (GPU only)
 void ggml_cuda_suite();  // test_ggml_cuda.cc: CUDA vs the CPU reference, or the refusals without a GPU
@@ -69,6 +70,7 @@ int main() {
   kq::test::gptq_pack_suite();  // bit shuffling: scalar only
   kq::test::gptq_suite();
   kq::test::int4_suite();  // names each kernel table: one run
+  kq::test::ternary_suite();  // names each kernel table: one run
   kq::test::int4_codebook_suite();
   for (kq::SimdLevel level : {kq::SimdLevel::scalar, kq::SimdLevel::avx2, kq::SimdLevel::avx512}) run_level(level);
   run_cuda();
