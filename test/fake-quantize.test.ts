@@ -9,6 +9,7 @@ import {
   dequantizeBlockwiseSync,
   dequantizeCodebookSync,
   dequantizeGGMLSync,
+  dequantizeTernary,
   dequantizeZeroPointSync,
   fakeQuantize,
   fakeQuantizeSync,
@@ -16,6 +17,8 @@ import {
   makeQuantileCode,
   quantize4bitSync,
   quantizeAbsmaxSync,
+  quantizeBinary,
+  quantizeTernary,
   quantizeBlockwiseSync,
   quantizeCodebookSync,
   quantizeGGMLSync,
@@ -65,6 +68,7 @@ const cases: Case[] = [
     options: { code, blockSize: 32 },
     direct: (x) => dequantizeCodebookSync(quantizeCodebookSync(x, { code, blockSize: 32 })),
   })),
+  { name: 'binary per row', format: 'binary', options: { shape, granularity: 'per-row' }, direct: (x) => dequantizeTernary(quantizeBinary(x, [ROWS, COLS], { scale: 'per-row' })) },
   ...GGML_QUANT_TYPES.map((type): Case => ({ name: type, format: type, options: {}, direct: (x) => dequantizeGGMLSync(type, quantizeGGMLSync(type, x), x.length) })),
 ];
 
@@ -97,7 +101,7 @@ function expectClampMask(x: Float32Array, y: Float32Array, mask: Uint8Array, dir
 
 describe('fakeQuantize equals dequantize(quantize(x))', () => {
   it('has a case for every format', () => {
-    const covered = new Set<string>([...cases.map((c) => c.format), 'int4', 'gptq-rtn']);
+    const covered = new Set<string>([...cases.map((c) => c.format), 'int4', 'gptq-rtn', 'ternary']);
     expect(FAKE_QUANT_FORMATS.filter((f) => !covered.has(f))).toEqual([]);
   });
 
@@ -146,6 +150,29 @@ describe('straight-through mask', () => {
     expect((await fakeQuantize(x, 'gptq-rtn', { shape, bits, groupSize: 64, mse: true, ste: true })).mask).toEqual(mask);
   });
 
+  for (const granularity of ['per-tensor', 'per-row'] as const) {
+    it(`ternary ${granularity}: 0 exactly where RoundClip clipped`, async () => {
+      const x = weights(granularity.length);
+      const q = quantizeTernary(x, [ROWS, COLS], { granularity });
+      const { y, mask } = fakeQuantizeSync(x, 'ternary', { shape, granularity, ste: true });
+      expect(bitsOf(y)).toEqual(bitsOf(dequantizeTernary(q)));
+      expect(bitsOf((await fakeQuantize(x, 'ternary', { shape, granularity })).y)).toEqual(bitsOf(y));
+      let clipped = 0;
+      mask!.forEach((m, i) => {
+        const gamma = q.scales[granularity === 'per-row' ? Math.floor(i / COLS) : 0]!;
+        // Clipped values are trits ±1 with |x| at least 1.5 (γ + ε); kept ones within that.
+        if (m === 0) {
+          clipped++;
+          expect(Math.abs(q.trits[i]!)).toBe(1);
+          expect(Math.abs(x[i]!)).toBeGreaterThanOrEqual(1.5 * gamma);
+        } else {
+          expect(Math.abs(x[i]!)).toBeLessThanOrEqual(1.5 * (gamma + 1e-5));
+        }
+      });
+      expect(clipped).toBeGreaterThan(x.length / 20); // absmean γ: the normal tail beyond 1.5γ ≈ 1.9σ
+    });
+  }
+
   it('is absent without ste', () => {
     expect(fakeQuantizeSync(weights(3), 'nf4').mask).toBeUndefined();
   });
@@ -153,11 +180,6 @@ describe('straight-through mask', () => {
 
 describe('fakeQuantize arguments', () => {
   const x = weights(5);
-
-  it("says 'not yet' for ternary and binary", () => {
-    expectKquantError(() => fakeQuantizeSync(x, 'ternary' as never), 'KQ_INVALID_ARGUMENT', /'ternary' is not yet supported.*ternary\.ts/);
-    expectKquantError(() => fakeQuantizeSync(x, 'binary' as never), 'KQ_INVALID_ARGUMENT', /'binary' is not yet supported/);
-  });
 
   it('names the bad argument', async () => {
     expectKquantError(() => fakeQuantizeSync(x, 'q9_9' as never), 'KQ_INVALID_ARGUMENT', /for format but received "q9_9"/);

@@ -6,16 +6,17 @@ import { dequantize4bit, dequantize4bitSync, dequantizeBlockwise, dequantizeBloc
 import { dequantizeCodebook, dequantizeCodebookSync, quantizeCodebook, quantizeCodebookSync } from './codebook.js';
 import { dequantizeGGML, dequantizeGGMLSync, GGML_QUANT_TYPES, quantizeGGML, quantizeGGMLSync, type GGMLQuantType } from './ggml.js';
 import { solveRTN, solveRTNSync, type GPTQBits, type GPTQSolution } from './gptq.js';
+import { dequantizeTernary, quantizeBinary, quantizeTernary, TERNARY_EPSILON, type TernaryGranularity } from './ternary.js';
 import { dequantizeAbsmax, dequantizeAbsmaxSync, dequantizeZeroPoint, dequantizeZeroPointSync, quantizeAbsmax, quantizeAbsmaxSync, quantizeZeroPoint, quantizeZeroPointSync, type QuantDType } from './linear.js';
 import { describe, expectFloat32Array, expectNonEmpty, expectObject, expectOneOf, fail } from '../validate.js';
 
-export const FAKE_QUANT_FORMATS = ['int8-absmax', 'int8-zeropoint', 'nf4', 'fp4', 'blockwise8', 'codebook', 'int4', 'gptq-rtn', ...GGML_QUANT_TYPES] as const;
+export const FAKE_QUANT_FORMATS = ['int8-absmax', 'int8-zeropoint', 'nf4', 'fp4', 'blockwise8', 'codebook', 'int4', 'gptq-rtn', 'ternary', 'binary', ...GGML_QUANT_TYPES] as const;
 export type FakeQuantFormat = (typeof FAKE_QUANT_FORMATS)[number];
 
 export interface FakeQuantizeOptions {
   /** Also return the straight-through estimator's mask. Default false. */
   ste?: boolean;
-  /** int8-*: shape of x (default [x.length]); int4 / gptq-rtn: [rows, cols] (default [1, x.length]). */
+  /** int8-*: shape of x (default [x.length]); int4 / gptq-rtn / ternary / binary: [rows, cols] (default [1, x.length]). */
   shape?: readonly number[];
   /** int8-*: one scale per index along this axis. */
   axis?: number;
@@ -37,6 +38,8 @@ export interface FakeQuantizeOptions {
   sym?: boolean;
   /** int4 / gptq-rtn: shrink each group's range by GPTQ's MSE search (this is what makes the mask non-trivial). */
   mse?: boolean;
+  /** ternary / binary: one scale per tensor ('per-tensor', default) or per row ('per-row'). */
+  granularity?: TernaryGranularity;
   /** ggml types: quantizeGGML's options. */
   rowLength?: number;
   imatrix?: Float32Array;
@@ -61,6 +64,8 @@ const KEYS: Record<string, string[]> = {
   codebook: ['code', 'bits', 'blockSize', 'device'],
   int4: ['shape', 'groupSize', 'sym', 'mse'],
   'gptq-rtn': ['shape', 'bits', 'groupSize', 'sym', 'mse'],
+  ternary: ['shape', 'granularity'],
+  binary: ['shape', 'granularity'],
   ggml: ['rowLength', 'imatrix', 'device'],
 };
 
@@ -100,6 +105,11 @@ function gptqMask(x: Float32Array, s: GPTQSolution): Uint8Array {
   return mask;
 }
 
+// RoundClip(x / (γ + ε), −1, 1) as quantizeTernary evaluates it (f64, half to even): 1 where the clip did not act.
+function ternaryMask(x: Float32Array, cols: number, scales: Float32Array): Uint8Array {
+  return Uint8Array.from(x, (v, i) => (Math.abs(roundHalfEven(v / (scales[scales.length === 1 ? 0 : Math.floor(i / cols)]! + TERNARY_EPSILON))) <= 1 ? 1 : 0));
+}
+
 function* compose(x: Float32Array, format: FakeQuantFormat, o: FakeQuantizeOptions, masks: { mask?: Uint8Array }): Composition {
   if (format === 'int8-absmax') {
     const q = yield [() => quantizeAbsmaxSync(x, o), () => quantizeAbsmax(x, o)];
@@ -133,6 +143,13 @@ function* compose(x: Float32Array, format: FakeQuantFormat, o: FakeQuantizeOptio
     masks.mask = gptqMask(x, s);
     return s.dequantized!;
   }
+  if (format === 'ternary' || format === 'binary') {
+    const shape = (o.shape ?? [1, x.length]) as [number, number];
+    const granularity = o.granularity ?? 'per-tensor';
+    const q = format === 'ternary' ? quantizeTernary(x, shape, { granularity }) : quantizeBinary(x, shape, { scale: granularity });
+    if (format === 'ternary') masks.mask = ternaryMask(x, shape[1], q.scales);
+    return dequantizeTernary(q); // TypeScript ops, no async twins
+  }
   const ggmlOptions = { rowLength: o.rowLength, imatrix: o.imatrix, device: o.device };
   const bytes = yield [() => quantizeGGMLSync(format, x, ggmlOptions), () => quantizeGGML(format, x, ggmlOptions)];
   const out = { device: o.device };
@@ -149,9 +166,6 @@ interface Plan {
 function plan(xArg: unknown, formatArg: unknown, optionsArg: unknown): Plan {
   const x = expectFloat32Array(xArg, 'x');
   expectNonEmpty(x, 'x');
-  if (formatArg === 'ternary' || formatArg === 'binary') {
-    fail('KQ_INVALID_ARGUMENT', `format '${formatArg}' is not yet supported by fakeQuantize: ternary/binary quantization (lib/ops/ternary.ts) has not landed`);
-  }
   const format = expectOneOf(formatArg, 'format', FAKE_QUANT_FORMATS);
   const options = expectObject(optionsArg, 'options');
   const ste = options.ste ?? false;
@@ -179,7 +193,8 @@ function result(p: Plan, y: Float32Array): FakeQuantized {
  * Formats: 'int8-absmax' / 'int8-zeropoint' (quantizeAbsmax / quantizeZeroPoint: per tensor, or options.axis,
  * options.blockSize), 'nf4' / 'fp4' (quantize4bit), 'blockwise8' (quantizeBlockwise), 'codebook'
  * (quantizeCodebook with options.code), every ggml type ('q4_0' … 'mxfp4', quantizeGGML), 'int4' and 'gptq-rtn'
- * (solveRTN on options.shape [rows, cols]). 'ternary' and 'binary' are not yet here (KQ_INVALID_ARGUMENT).
+ * (solveRTN on options.shape [rows, cols]), 'ternary' / 'binary' (quantizeTernary / quantizeBinary, BitNet's
+ * absmean ternary and sign binary on options.shape, options.granularity).
  *
  * options.ste adds `mask` (Uint8Array, 1 = the gradient passes), per format:
  * - int8-absmax, nf4, fp4, blockwise8, codebook: the scale is the group's max |x|, so every x is inside: all 1.
@@ -190,6 +205,8 @@ function result(p: Plan, y: Float32Array): FakeQuantized {
  *   quotient, rounded half to even), else 1. Even without options.mse a few are 0: the symmetric grid's top
  *   code lies 2^(bits−1) − 1 steps above zero, one step short of the group's max |x|, and an asymmetric zero
  *   point is rounded; options.mse shrinks ranges and clips more.
+ * - ternary: 0 where RoundClip(x / (γ + ε), −1, 1) clipped (|x| beyond 1.5 γ, the absmean scale), else 1.
+ * - binary: sign(x − α) has no range to leave: all 1.
  */
 export async function fakeQuantize(x: Float32Array, format: FakeQuantFormat, options?: FakeQuantizeOptions): Promise<FakeQuantized> {
   const p = plan(x, format, options);
