@@ -65,6 +65,13 @@ std::vector<Case> make_cases() {
       default: return std::round(4.0f * uniform(rng)) * 0.25f;  // many ties
     }
   });
+  // Heavy tails and a fresh magnitude every 16 elements: the K-quant searches take many different branches.
+  add("heavy tails", 16, [&](size_t) { return normal(rng) / (0.05f + std::fabs(uniform(rng))); });
+  float run_scale = 1.0f;
+  add("scale per 16", 16, [&](size_t i) {
+    if (i % 16 == 0) run_scale = std::exp(6.0f * uniform(rng));
+    return run_scale * normal(rng);
+  });
   add("sparse", 5, [&](size_t i) { return i % 17 == 0 ? normal(rng) : 0.0f; });
   // ±0 in random order beside values of one sign per 32-run: min or max is a zero whose sign the reference
   // takes from the first zero it meets (stored in Q4_1 / Q5_1's m, and the sign of d).

@@ -963,6 +963,131 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
   }
 }
 
+// ref_k23.cc's q3_search (make_q3_quants with its rmse refinement, w = x²) for 8 groups of 16, group g in lane
+// g; levels l + nmax in L, returns the scales. The refinement visits the elements in order, updating each lane
+// where the reference would. A lane whose pass changes nothing stays unchanged on every later pass (its state
+// is the same, so are its decisions), so running passes until no lane changes equals the reference's break.
+__m256 q3_lanes16(const __m256* xt, int nmax, __m256i* L) {
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 max = zero, amax = zero;
+  for (int i = 0; i < 16; ++i) {
+    const __m256 ax = abs8(xt[i]);
+    const __m256 larger = gt(ax, amax);
+    amax = blend(amax, ax, larger);
+    max = blend(max, xt[i], larger);
+  }
+  const __m256 tiny = lt(amax, _mm256_set1_ps(kGroupMaxEps));
+  const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(static_cast<float>(-nmax)), max);
+  __m256 sumlx = zero, suml2 = zero;
+  __m256 w[16], wx[16];
+  for (int i = 0; i < 16; ++i) {
+    L[i] = clamp8(nearest_int8(_mm256_mul_ps(iscale, xt[i])), -nmax, nmax - 1);
+    w[i] = _mm256_mul_ps(xt[i], xt[i]);
+    wx[i] = _mm256_mul_ps(w[i], xt[i]);  // the reference's w · x[i], the first product of w · x[i] · l
+    const __m256 fl = to_f32(L[i]);
+    sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], fl));
+    suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], fl), fl));
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    __m256 changed = zero;
+    for (int i = 0; i < 16; ++i) {
+      const __m256 li = to_f32(L[i]);
+      __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], li));
+      const __m256 positive = gt(slx, zero);
+      __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], li), li));
+      const __m256i new_l = clamp8(nearest_int8(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx)), -nmax, nmax - 1);
+      const __m256 differs = _mm256_castsi256_ps(
+          _mm256_xor_si256(_mm256_cmpeq_epi32(new_l, L[i]), _mm256_set1_epi32(-1)));
+      const __m256 fn = to_f32(new_l);
+      slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], fn));
+      sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(w[i], fn), fn));
+      const __m256 better = gt(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2), _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2));
+      const __m256 take = _mm256_and_ps(_mm256_and_ps(positive, differs), _mm256_and_ps(gt(sl2, zero), better));
+      L[i] = blendi(L[i], new_l, take);
+      sumlx = blend(sumlx, slx, take);
+      suml2 = blend(suml2, sl2, take);
+      changed = _mm256_or_ps(changed, take);
+    }
+    if (_mm256_movemask_ps(_mm256_andnot_ps(tiny, changed)) == 0) break;
+  }
+  for (int i = 0; i < 16; ++i)
+    L[i] = blendi(_mm256_add_epi32(L[i], _mm256_set1_epi32(nmax)), _mm256_setzero_si256(), tiny);
+  return blend(_mm256_div_ps(sumlx, suml2), zero, tiny);
+}
+
+// quantize_row_q3_K_ref (ref_k23.cc): the 16 searches in two passes of 8 lanes, the scalar scale codes, then
+// the levels from the stored scales, the high bits into hmask and the low two bits packed, 32 bytes at a time.
+void quantize_q3_K(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ3_K*>(dst);
+  alignas(32) int8_t L[kQK_K];
+  alignas(32) float scales[kQK_K / 16];
+  alignas(32) int32_t lanes[8];
+  for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
+    for (int batch = 0; batch < 2; ++batch) {  // sub-blocks 8·batch .. 8·batch + 7
+      __m256 xt[16];
+      for (int l = 0; l < 16; ++l) xt[l] = gather8(x + 128 * batch + l, 16);
+      __m256i Lt[16];
+      _mm256_store_ps(scales + 8 * batch, q3_lanes16(xt, 4, Lt));
+      for (int l = 0; l < 16; ++l) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), Lt[l]);
+        for (int g = 0; g < 8; ++g) L[128 * batch + 16 * g + l] = static_cast<int8_t>(lanes[g]);
+      }
+    }
+    float max_scale = 0;
+    float amax = 0;
+    for (int j = 0; j < kQK_K / 16; ++j) {
+      const float scale = __builtin_fabsf(scales[j]);
+      if (scale > amax) {
+        amax = scale;
+        max_scale = scales[j];
+      }
+    }
+    std::memset(y[i].scales, 0, 12);
+    if (max_scale != 0.0f) {
+      const float iscale = -32.0f / max_scale;
+      for (int j = 0; j < kQK_K / 16; ++j) {
+        int l = static_cast<int8_t>(static_cast<uint8_t>(nearest_int(iscale * scales[j]) & 0xff));
+        l = (l < -32 ? -32 : (l > 31 ? 31 : l)) + 32;
+        // set_q3_scale_code: low nibble in bytes 0..7 (sub-blocks 8..15 in the high nibble), top bits in 8..11.
+        if (j < 8)
+          y[i].scales[j] = static_cast<uint8_t>(l & 0xF);
+        else
+          y[i].scales[j - 8] = static_cast<uint8_t>(y[i].scales[j - 8] | ((l & 0xF) << 4));
+        y[i].scales[j % 4 + 8] = static_cast<uint8_t>(y[i].scales[j % 4 + 8] | ((l >> 4) << (2 * (j / 4))));
+      }
+      y[i].d = fp16(1 / iscale);
+    } else {
+      y[i].d = fp16(0.0f);
+    }
+    const float d_all = fp32(y[i].d);
+    for (int j = 0; j < kQK_K / 16; ++j) {
+      const float d = d_all * static_cast<float>(q3_scale_code(y[i].scales, j) - 32);
+      if (!d) continue;
+      const __m256 vd = _mm256_set1_ps(d);
+      for (int ii = 0; ii < 16; ii += 8) {
+        const __m256i l = clamp8(nearest_int8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j + ii), vd)), -4, 3);
+        const uint64_t bytes = low_bytes8(_mm256_add_epi32(l, _mm256_set1_epi32(4)));
+        std::memcpy(L + 16 * j + ii, &bytes, 8);
+      }
+    }
+    // Element j: a level above 3 sets bit j / 32 of hmask[j % 32] and drops by 4; then the 2-bit packing.
+    __m256i hmask = _mm256_setzero_si256();
+    __m256i low[8];
+    for (int g = 0; g < 8; ++g) {
+      const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(L + 32 * g));
+      const __m256i high = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(3));
+      hmask = _mm256_or_si256(hmask, _mm256_and_si256(high, _mm256_set1_epi8(static_cast<char>(1 << g))));
+      low[g] = _mm256_sub_epi8(v, _mm256_and_si256(high, _mm256_set1_epi8(4)));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].hmask), hmask);
+    for (int h = 0; h < 2; ++h) {
+      __m256i packed = _mm256_setzero_si256();
+      for (int sft = 0; sft < 4; ++sft) packed = _mm256_or_si256(packed, _mm256_slli_epi16(low[4 * h + sft], 2 * sft));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + 32 * h), packed);
+    }
+  }
+}
+
 }  // namespace
 
 void add_avx2_kernels(Kernels* t) {
@@ -974,6 +1099,7 @@ void add_avx2_kernels(Kernels* t) {
   t->quantize[kSlotQ8_1] = quantize_q8_1;
   t->quantize[kSlotQ8_K] = quantize_q8_K;
   t->quantize[kSlotQ2_K] = quantize_q2_K;
+  t->quantize[kSlotQ3_K] = quantize_q3_K;
   t->quantize[kSlotQ4_K] = quantize_q4_K;
   t->quantize[kSlotQ5_K] = quantize_q5_K;
   t->quantize[kSlotQ6_K] = quantize_q6_K;
