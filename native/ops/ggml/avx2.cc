@@ -1088,6 +1088,103 @@ void quantize_q3_K(const float* x, uint8_t* dst, int64_t k) {
   }
 }
 
+// ---- IQ4_NL (the reference path of ref_misc.cc's quantize_iq4_nl_blocks: ntry 0, weights x²) ----
+
+constexpr int8_t kIQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// T[index] for index lanes 0..15 of a 16-entry float table held as two vectors.
+inline __m256 lookup16(__m256 lo8, __m256 hi8, __m256i index) {
+  const __m256 from_lo = _mm256_permutevar8x32_ps(lo8, index);
+  const __m256 from_hi = _mm256_permutevar8x32_ps(hi8, index);
+  return _mm256_blendv_ps(from_lo, from_hi, _mm256_castsi256_ps(_mm256_slli_epi32(index, 28)));
+}
+
+// ggml's best_index_int8 per lane: 0 at or below T[0], 15 at or above T[15] (and for NaN, where its binary
+// search ends), else the upper neighbour mu of the bracket T[mu − 1] <= v < T[mu] unless the lower one is
+// strictly nearer. The bracket of an ascending table is the count of entries <= v.
+struct IQ4Search {
+  __m256 lo8, hi8;
+  IQ4Search() {
+    alignas(32) float t[16];
+    for (int i = 0; i < 16; ++i) t[i] = static_cast<float>(kIQ4NL[i]);
+    lo8 = _mm256_load_ps(t);
+    hi8 = _mm256_load_ps(t + 8);
+  }
+  __m256i index(__m256 v) const {
+    __m256i mu = _mm256_set1_epi32(1);
+    for (int i = 1; i < 15; ++i) {
+      const __m256 le = _mm256_cmp_ps(_mm256_set1_ps(static_cast<float>(kIQ4NL[i])), v, _CMP_LE_OQ);
+      mu = _mm256_sub_epi32(mu, _mm256_castps_si256(le));
+    }
+    const __m256i below = _mm256_sub_epi32(mu, _mm256_set1_epi32(1));
+    const __m256 lower_nearer = lt(_mm256_sub_ps(v, lookup16(lo8, hi8, below)), _mm256_sub_ps(lookup16(lo8, hi8, mu), v));
+    __m256i l = blendi(mu, below, lower_nearer);
+    l = blendi(l, _mm256_setzero_si256(), _mm256_cmp_ps(v, _mm256_set1_ps(-127.0f), _CMP_LE_OQ));
+    const __m256 top = _mm256_or_ps(_mm256_cmp_ps(v, _mm256_set1_ps(113.0f), _CMP_GE_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    return blendi(l, _mm256_set1_epi32(15), top);
+  }
+  __m256 value(__m256i l) const { return lookup16(lo8, hi8, l); }
+};
+
+// Eight blocks of 32, block g in lane g: the search's two fits, each sum in element order.
+void quantize_iq4_nl_lanes(const float* x, BlockIQ4_NL* y, const IQ4Search& search) {
+  __m256 xt[kQK], w[kQK];
+  __m256 max = _mm256_setzero_ps(), amax = _mm256_setzero_ps();
+  for (int j = 0; j < kQK; ++j) {
+    xt[j] = gather8(x + j, kQK);
+    w[j] = _mm256_mul_ps(xt[j], xt[j]);
+    const __m256 ax = abs8(xt[j]);
+    const __m256 larger = gt(ax, amax);
+    amax = blend(amax, ax, larger);
+    max = blend(max, xt[j], larger);
+  }
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256 tiny = lt(amax, _mm256_set1_ps(kGroupMaxEps));
+  __m256i L[kQK];
+  const auto fit = [&](__m256 id, __m256* sumqx, __m256* sumq2, bool store) {
+    *sumqx = *sumq2 = zero;
+    for (int j = 0; j < kQK; ++j) {
+      const __m256i l = search.index(_mm256_mul_ps(id, xt[j]));
+      if (store) L[j] = l;
+      const __m256 q = search.value(l);
+      const __m256 wq = _mm256_mul_ps(w[j], q);
+      *sumqx = _mm256_add_ps(*sumqx, _mm256_mul_ps(wq, xt[j]));
+      *sumq2 = _mm256_add_ps(*sumq2, _mm256_mul_ps(wq, q));
+    }
+  };
+  const __m256 d0 = _mm256_div_ps(max, _mm256_set1_ps(-127.0f));
+  __m256 sumqx, sumq2;
+  fit(_mm256_div_ps(_mm256_set1_ps(1.0f), d0), &sumqx, &sumq2, true);
+  __m256 d = blend(zero, _mm256_div_ps(sumqx, sumq2), gt(sumq2, zero));
+  const __m256 best = _mm256_mul_ps(d, sumqx);
+  fit(_mm256_div_ps(_mm256_set1_ps(-127.0f), max), &sumqx, &sumq2, false);  // itry = 0: (0 + T[0]) / max
+  const __m256 better = _mm256_and_ps(gt(sumq2, zero), gt(_mm256_mul_ps(sumqx, sumqx), _mm256_mul_ps(best, sumq2)));
+  d = blend(d, _mm256_div_ps(sumqx, sumq2), better);
+  d = blend(d, zero, tiny);
+  alignas(32) float ds[8];
+  alignas(32) int32_t lanes[8];
+  _mm256_store_ps(ds, d);
+  uint8_t levels[8][kQK];
+  for (int j = 0; j < kQK; ++j) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), blendi(L[j], _mm256_set1_epi32(8), tiny));
+    for (int g = 0; g < 8; ++g) levels[g][j] = static_cast<uint8_t>(lanes[g]);
+  }
+  for (int g = 0; g < 8; ++g) {
+    y[g].d = fp16(ds[g]);
+    pack_nibbles32(levels[g], y[g].qs);
+  }
+}
+
+// Whole groups of eight blocks in lanes; the last k / 32 mod 8 blocks take the reference.
+void quantize_iq4_nl(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockIQ4_NL*>(dst);
+  const int64_t nb = k / kQK;
+  const IQ4Search search;
+  int64_t i = 0;
+  for (; i + 8 <= nb; i += 8) quantize_iq4_nl_lanes(x + i * kQK, y + i, search);
+  if (i < nb) kernels_ref.quantize[kSlotIQ4_NL](x + i * kQK, reinterpret_cast<uint8_t*>(y + i), (nb - i) * kQK);
+}
+
 }  // namespace
 
 void add_avx2_kernels(Kernels* t) {
@@ -1100,6 +1197,7 @@ void add_avx2_kernels(Kernels* t) {
   t->quantize[kSlotQ8_K] = quantize_q8_K;
   t->quantize[kSlotQ2_K] = quantize_q2_K;
   t->quantize[kSlotQ3_K] = quantize_q3_K;
+  t->quantize[kSlotIQ4_NL] = quantize_iq4_nl;
   t->quantize[kSlotQ4_K] = quantize_q4_K;
   t->quantize[kSlotQ5_K] = quantize_q5_K;
   t->quantize[kSlotQ6_K] = quantize_q6_K;
