@@ -1,4 +1,4 @@
-// Ternary GEMV (BitNet b1.58 trits as plus/minus bit masks, 2 bits per weight, int8 per-token activations) at
+// Ternary GEMV (BitNet b1.58 trits as plus/minus bit planes, 2 bits per weight, int8 per-token activations) at
 // real layer shapes (n×k = 4096×4096, 11008×4096), beside the int4 GEMV (GPTQ 4-bit, group 128, int8
 // activations) on the same shapes, m and thread count: time per call and weight bytes read per second against
 // the copy bandwidth measured in the same run. One pool thread and all of them; m = 1 (the GEMV), 8 and 16;
@@ -42,7 +42,7 @@ export interface TernaryBenchRow {
   /** SIMD level ('scalar' = the reference), or 'cuda'. */
   variant: string;
   microseconds: number;
-  /** Prepared weight bytes (ternary: masks + f32 row scales; int4: nibbles, f16 scales, u8 zeros). */
+  /** Prepared weight bytes (ternary: bit planes + f32 row scales; int4: nibbles, f16 scales, u8 zeros). */
   weightBytes: number;
   weightGBps: number;
   /** weightGBps / the copy bandwidth (bytes read + written) measured in the same run (on the GPU for CUDA rows). */
@@ -163,7 +163,7 @@ export function formatTernaryTable(result: TernaryBenchResult, bandwidth: Bandwi
   ]);
   return [
     '',
-    'ternary GEMV (ternaryMatmul: BitNet b1.58 trits as plus/minus bit masks, x int8 per token) beside int4 (GPTQ 4-bit, group 128, x int8 per block of 32), output f32',
+    'ternary GEMV (ternaryMatmul: BitNet b1.58 trits as plus/minus bit planes, x int8 per token) beside int4 (GPTQ 4-bit, group 128, x int8 per block of 32), output f32',
     '',
     renderTable(COLUMNS, body),
     `weight GB/s: prepared weight bytes / time per call; x copy bw: that / ${formatFixed(bandwidth.GBps)} GB/s copy (${formatBytes(bandwidth.bufferBytes)} buffers); vs int4: int4 time / ternary time, same shape, m, threads.`,

@@ -20,8 +20,10 @@
 // ternaryMatmul: y [m, n] = x [m, k] · (γ·W̃)ᵀ with x quantized per token as quantizePerToken does it
 // (s = 127 / max|x|, q = rint(x·s) clamped to ±127: BitLinear's Q_b = 127 absmax, x̃ = Clip(x·Q_b/γ_x, −Q_b + ε,
 // Q_b − ε), rounded) and y = (Σ t·q) · γ / s: an exact integer sum made only of additions and subtractions of
-// the int8 activations (bit masks select +x, −x or 0; see ternary.h), then two f32 roundings. Every SIMD level
-// gives the scalar reference's bits. CUDA (m = 1…16 per launch) is compiled but not yet run on a GPU.
+// the int8 activations, then two f32 roundings. The weight is held as plus/minus bit planes (2 bits per
+// weight); AVX-512 looks up per-group sums of activations by the bits (T-MAC style tables), AVX2 and the
+// scalar reference select activations by the bits (ternary.h). Every SIMD level gives the scalar reference's
+// bits. CUDA (m = 1…16 per launch) is compiled but not yet run on a GPU.
 import { DeviceCode, native } from '../binding.js';
 import type { Device } from '../backend.js';
 import { resolveDevice } from '../backend.js';
@@ -245,7 +247,7 @@ export interface TernaryMatmulOptions {
   out?: Float32Array;
 }
 
-/** A prepared ternary weight [n, k] (plus/minus bit masks, 2 bits per weight) owned natively until dispose(). */
+/** A prepared ternary weight [n, k] (plus/minus bit planes, 2 bits per weight) owned natively until dispose(). */
 export class TernaryWeights {
   readonly n: number;
   readonly k: number;
@@ -282,7 +284,7 @@ function planPrepare(qArg: unknown, optionsArg: unknown) {
   return { ...q, device, handle: native.weightsNew('ternary', device) };
 }
 
-/** Builds the GEMV's bit masks from quantizeTernary / quantizeBinary / ternaryFromGGML output (off the event loop). */
+/** Builds the GEMV's bit planes from quantizeTernary / quantizeBinary / ternaryFromGGML output (off the event loop). */
 export async function prepareTernaryWeights(q: TernaryQuantized, options?: PrepareTernaryOptions): Promise<TernaryWeights> {
   const p = planPrepare(q, options);
   await callAsync(() => native.ternaryPrepare(p.handle, p.trits, p.scales, p.n, p.k, true));

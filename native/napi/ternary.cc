@@ -1,5 +1,5 @@
 // Glue for the ternary GEMV (ops/ternary/ternary.h). ternaryPrepare fills a weights handle (weights.h, kind
-// "ternary") with the masks, on the job thread when async; ternaryMatmul reads it. Lengths are checked here or
+// "ternary") with the bit planes, on the job thread when async; ternaryMatmul reads it. Lengths are checked here or
 // in ternary::prepare, so no JS argument can make a kernel read out of bounds; lib/ops/ternary.ts validates
 // fully first.
 #include "args.h"

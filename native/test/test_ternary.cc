@@ -79,9 +79,7 @@ void tables_and_f64() {
   std::mt19937 gen(2024);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const CpuFeatures& f = cpu_features();
-  const Table tables[] = {{"avx2", &kernels_avx2, f.avx2},
-                          {"avx512", &kernels_avx512, f.avx512},
-                          {"avx512_vnni", &kernels_avx512_vnni, f.avx512 && f.avx512_vnni}};
+  const Table tables[] = {{"avx2", &kernels_avx2, f.avx2}, {"avx512", &kernels_avx512, f.avx512}};
   struct Case { int64_t n, k, m; bool per_row; };
   const Case cases[] = {{1, 1, 1, false},   {3, 7, 2, true},    {5, 64, 3, false},  {17, 65, 8, true},
                         {33, 200, 16, true}, {7, 1023, 5, false}, {6, 8300, 17, true}, {9, 16500, 1, false}};
@@ -110,10 +108,10 @@ void tables_and_f64() {
                    (long long)cs.m));
     }
   }
-  // Saturated sums: every trit +1 (or −1) against x whose every element quantizes to 127, k past the int16
-  // flush intervals of the AVX2 (64 blocks) and AVX-512BW (128 blocks) kernels.
+  // Saturated sums: every trit +1 (or −1) against x whose every element quantizes to 127, k past several int16
+  // flush intervals of the AVX2 (16 quads) and AVX-512 (8 quads) kernels.
   for (const int8_t sign : {int8_t(1), int8_t(-1)}) {
-    const int64_t n = 5, k = 8192 * 2 + 64 * 3 + 5, m = 2;
+    const int64_t n = 37, k = 8192 * 2 + 16 * 3 + 5, m = 5;
     Weight wt{n, k, std::vector<int8_t>(n * k, sign), {1.0f}};
     std::shared_ptr<PreparedTernary> w;
     if (!check(prepare(wt.tensor(), Device::cpu, &w).ok(), "ternary prepare saturated")) continue;

@@ -1,14 +1,14 @@
-// The ternary driver: prepare builds the plus/minus masks once (every check on the trits happens here, so
+// The ternary driver: prepare builds the plus/minus planes once (every check on the trits happens here, so
 // the kernels trust the prepared weight); matmul quantizes x per token with the linear family's absmax
 // quantizer (linear.h: s = 127 / absmax, rint, clamp to ±127 — quantizePerToken's exact rounding), pads each
-// row to whole blocks and spreads groups of kRowGroup output rows over the pool. Rows own disjoint outputs,
-// so any split gives the same bits. A weight prepared on CUDA runs matmul_cuda on the same quantized x.
+// row to whole quads, builds the per-group sum tables and spreads row tiles over the pool. Tiles own disjoint
+// outputs, so any split gives the same bits. A weight prepared on CUDA runs matmul_cuda on the same xq.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
 
-#include "../../core/cpu_features.h"
+#include "../../core/cpu_features.h"  // kernels_for_level
 #include "../../core/cuda_runtime.h"
 #include "../../core/thread_pool.h"
 #include "../linear/linear.h"
@@ -39,13 +39,15 @@ Status check(const TritTensor& t) {
 }  // namespace
 
 int64_t PreparedTernary::bytes() const {
-  return static_cast<int64_t>(masks.size() * sizeof(uint64_t) + scales.size() * sizeof(float)) + cuda_bytes;
+  return static_cast<int64_t>(planes.size() * sizeof(uint16_t) + scales.size() * sizeof(float)) + cuda_bytes;
 }
 
-const Kernels& active_kernels() {
-  const Kernels& k = kernels_for_level(kernels_ref, kernels_avx2, kernels_avx512);
-  if (&k == &kernels_avx512 && cpu_features().avx512_vnni) return kernels_avx512_vnni;
-  return k;
+const Kernels& active_kernels() { return kernels_for_level(kernels_ref, kernels_avx2, kernels_avx512); }
+
+void build_group_table(const int8_t* xq, int16_t* table) {
+  table[0] = 0;
+  // Each subset is a smaller one plus its lowest member: 15 additions.
+  for (int p = 1; p < 16; ++p) table[p] = static_cast<int16_t>(table[p & (p - 1)] + xq[__builtin_ctz(p)]);
 }
 
 Status prepare(const TritTensor& t, Device device, std::shared_ptr<PreparedTernary>* out) {
@@ -55,21 +57,22 @@ Status prepare(const TritTensor& t, Device device, std::shared_ptr<PreparedTerna
   w->device = device;
   w->n = t.n;
   w->k = t.k;
-  w->blocks = (t.k + kBlock - 1) / kBlock;
+  w->tiles = (t.n + kTileRows - 1) / kTileRows;
+  w->quads = (t.k + kQuad - 1) / kQuad;
   try {
-    w->masks.assign(static_cast<size_t>(t.n * w->blocks * 2), 0);
+    w->planes.assign(static_cast<size_t>(w->tiles * w->quads * 2 * kTileRows), 0);
     w->scales.resize(static_cast<size_t>(t.n));
   } catch (const std::bad_alloc&) {
-    return error(Code::out_of_memory, "prepareTernaryWeights: no memory for the masks");
+    return error(Code::out_of_memory, "prepareTernaryWeights: no memory for the bit planes");
   }
-  parallel_for(t.n, 16, [&](int64_t r0, int64_t r1) {
-    for (int64_t row = r0; row < r1; ++row) {
+  parallel_for(w->tiles, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t row = t0 * kTileRows; row < std::min(t.n, t1 * kTileRows); ++row) {
       const int8_t* trits = t.trits + row * t.k;
-      uint64_t* masks = w->masks.data() + row * w->blocks * 2;
+      uint16_t* planes = w->planes.data() + (row / kTileRows) * w->quads * 2 * kTileRows + row % kTileRows;
       for (int64_t c = 0; c < t.k; ++c) {
-        const uint64_t bit = uint64_t(1) << (c % kBlock);
-        if (trits[c] > 0) masks[2 * (c / kBlock)] |= bit;
-        if (trits[c] < 0) masks[2 * (c / kBlock) + 1] |= bit;
+        const auto bit = static_cast<uint16_t>(1u << (c % kQuad));
+        if (trits[c] > 0) planes[(c / kQuad) * 2 * kTileRows] |= bit;
+        if (trits[c] < 0) planes[(c / kQuad) * 2 * kTileRows + kTileRows] |= bit;
       }
       w->scales[row] = t.scales[t.scales_len == 1 ? 0 : row];
     }
@@ -83,18 +86,20 @@ Status prepare(const TritTensor& t, Device device, std::shared_ptr<PreparedTerna
 Status matmul(const PreparedTernary& w, const MatmulArgs& args) {
   if (args.m < 0) return error(Code::shape, "m must be >= 0, got " + str(args.m));
   if (args.m == 0) return Status::success();
-  const int64_t m = args.m, kp = w.blocks * kBlock;
+  const int64_t m = args.m, kp = w.quads * kQuad, groups = kp / kGroup;
   if (m > (int64_t(1) << 40) / kp) return error(Code::too_large, "ternary matmul: m · k is too large");
   std::vector<int8_t> xq;
+  std::vector<int16_t> tables;
   std::vector<float> xscale;
   try {
     xq.resize(static_cast<size_t>(m * kp));
     xscale.resize(static_cast<size_t>(m));
+    if (w.device == Device::cpu) tables.resize(static_cast<size_t>(m * groups * kTableEntries));
   } catch (const std::bad_alloc&) {
     return error(Code::out_of_memory, "ternary matmul: no memory for the activations");
   }
   // One absmax group per token ([m, k] per channel along axis 0), written straight into the padded rows
-  // when k is whole blocks.
+  // when k is whole quads.
   linear::QuantizeArgs q;
   q.src = args.x;
   q.layout = {1, m, w.k};
@@ -121,11 +126,12 @@ Status matmul(const PreparedTernary& w, const MatmulArgs& args) {
   call.xscale = xscale.data();
   call.y = args.y;
   if (w.device == Device::cuda) return run_on_cuda("ternaryMatmul", [&] { return matmul_cuda(call); });
-  const Kernels& kern = args.kernels ? *args.kernels : active_kernels();
-  const int64_t groups = (w.n + kRowGroup - 1) / kRowGroup;
-  parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
-    kern.rows(call, g0 * kRowGroup, std::min(w.n, g1 * kRowGroup));
+  parallel_for(m * groups, 256, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) build_group_table(xq.data() + g * kGroup, tables.data() + g * kTableEntries);
   });
+  call.tables = tables.data();
+  const Kernels& kern = args.kernels ? *args.kernels : active_kernels();
+  parallel_for(w.tiles, 1, [&](int64_t t0, int64_t t1) { kern.tiles(call, t0, t1); });
   return Status::success();
 }
 

@@ -4,17 +4,21 @@
 // s_x = 127 / max_k |x[i, k]| per token — linear::quantize's per-channel absmax, the same rounding as
 // quantizePerToken (BitLinear's Clip(x·Q_b/γ_x, −Q_b+ε, Q_b−ε) with Q_b = 127, then round-half-even).
 //
-// Layout (PreparedTernary): per output row, kBlock = 64 columns per block, two 64-bit masks per block:
-// `plus` has bit j set where t[o, 64b + j] = +1, `minus` where it is −1 — 2 bits per weight, the trits never
-// appear as numbers. Columns past k are zero in both masks (and xq is padded with 0).
+// Layout (PreparedTernary): rows in tiles of kTileRows = 32 (one 16-bit lane per row, so one zmm or one
+// warp covers a tile), columns in quads of 16 = four groups of 4. Per tile and quad, two planes of 32 u16:
+// `plus` lane r has bit 4g + j set where t[row r, column 16q + 4g + j] = +1, `minus` where it is −1 — 2 bits
+// per weight; the trits never appear as numbers. Rows past n and columns past k are zero in both planes
+// (and xq is padded with 0).
 //
 // Arithmetic, every variant: the dot is Σ over set plus bits of xq − Σ over set minus bits of xq, exact in
-// int32 (|dot| ≤ 127·k, k ≤ kMaxK). The weights are applied only by selecting and negating activations
-// (masked moves/subtractions, or AND-masks and a subtraction): no multiplication by a weight anywhere. The
-// one instruction named "multiply" in the SIMD paths (vpdpbusd / vpmaddubsw / __dp4a) multiplies the
-// selected int8 values by the constant 1: it is used as a widening horizontal add. Then, in f32,
+// int32 (|dot| ≤ 127·k, k ≤ kMaxK). The AVX-512 kernel reads it from tables of activation sums (as T-MAC and
+// bitnet.cpp's TL kernels do): per token and group of 4 columns, S[p] = Σ_{j ∈ p} xq[4G + j] for the 16
+// subsets p, built with additions only; a row adds S[plus nibble] and subtracts S[minus nibble] (vpermw
+// lookups). The scalar reference, AVX2 and CUDA select activations by the bits directly (compare / mask /
+// subtract). No variant multiplies by a weight; CUDA's __dp4a multiplies the selected bytes by the constant
+// 1, as a widening horizontal add. Then, in f32,
 //   y = (f32(dot) · γ_w[o]) / s_x[i]        (two roundings after the integer conversion)
-// so every variant (scalar, AVX2, AVX-512, AVX-512 VNNI, CUDA) gives the reference's bits.
+// so every variant (scalar, AVX2, AVX-512, CUDA) gives the reference's bits.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -25,8 +29,10 @@
 
 namespace kq::ternary {
 
-constexpr int64_t kBlock = 64;                  // columns per (plus, minus) mask pair
-constexpr int64_t kRowGroup = 4;                // output rows a CPU kernel call walks together (thread grain)
+constexpr int64_t kTileRows = 32;              // output rows per tile: one u16 lane each
+constexpr int64_t kQuad = 16;                   // columns per quad: 4 groups of 4, one u16 per row and plane
+constexpr int64_t kGroup = 4;                   // columns per table lookup (16 subsets)
+constexpr int64_t kTableEntries = 16;           // int16 per group table: the sums of the 16 subsets
 constexpr int64_t kMaxK = int64_t(1) << 24;     // keeps 127·k inside int32 with room to spare
 constexpr int64_t kMaxCudaM = 16;               // the CUDA kernel's x rows per launch
 
@@ -41,10 +47,11 @@ struct TritTensor {
 
 struct PreparedTernary {
   Device device = Device::cpu;
-  int64_t n = 0, k = 0, blocks = 0;  // blocks = ceil(k / kBlock)
-  std::vector<uint64_t> masks;       // [n][blocks][2]: plus, minus (released after a CUDA upload)
+  int64_t n = 0, k = 0;
+  int64_t tiles = 0, quads = 0;      // ceil(n / kTileRows), ceil(k / kQuad)
+  std::vector<uint16_t> planes;      // [tiles][quads][2: plus, minus][kTileRows] (released after a CUDA upload)
   std::vector<float> scales;         // [n] γ_w per row (a per-tensor scale repeated)
-  std::shared_ptr<void> cuda;        // device cuda: the uploaded masks and scales (cuda.cu)
+  std::shared_ptr<void> cuda;        // device cuda: the uploaded planes and scales (cuda.cu)
   int64_t cuda_bytes = 0;
   int64_t bytes() const;             // memory held
 };
@@ -53,23 +60,26 @@ struct PreparedTernary {
 struct CallArgs {
   const PreparedTernary* w = nullptr;
   int64_t m = 0;
-  const int8_t* xq = nullptr;      // [m][blocks · kBlock], padding 0
+  const int8_t* xq = nullptr;      // [m][quads · kQuad], padding 0
+  const int16_t* tables = nullptr; // [m][quads · 4][kTableEntries]: S[p] (CPU calls only)
   const float* xscale = nullptr;   // [m] s_x: x ≈ xq / s_x
   float* y = nullptr;              // [m][n]
 };
 
-// One instruction set's kernel: output rows [r0, r1) for every x row.
+// One instruction set's kernel: row tiles [t0, t1) for every x row.
 struct Kernels {
-  void (*rows)(const CallArgs& a, int64_t r0, int64_t r1);
+  void (*tiles)(const CallArgs& a, int64_t t0, int64_t t1);
 };
 
 extern const Kernels kernels_ref;
-extern const Kernels kernels_avx2;         // AND-masks expanded from the bits, vpmaddubsw(1, ·) widening
-extern const Kernels kernels_avx512;       // masked moves/subtractions (AVX-512BW), vpmaddubsw(1, ·) widening
-extern const Kernels kernels_avx512_vnni;  // the same selection, vpdpbusd(1, ·) widening
+extern const Kernels kernels_avx2;    // bit tests → int16 lane masks, AND and add/subtract
+extern const Kernels kernels_avx512;  // table lookups (vpermw, AVX-512BW), int16 adds flushed to int32
 
-// The table for the active SIMD level (AVX-512 uses VNNI where the CPU has it).
+// The table for the active SIMD level.
 const Kernels& active_kernels();
+
+// S[p] = Σ_{j ∈ p} xq[j] over the 16 subsets p of one group of kGroup activations (driver, ternary.cc).
+void build_group_table(const int8_t* xq, int16_t* table);
 
 // The reference's epilogue, shared so no variant can differ: (f32(dot) · γ_w) / s_x.
 inline float scale_dot(int32_t dot, float w_scale, float x_scale) {
@@ -77,7 +87,7 @@ inline float scale_dot(int32_t dot, float w_scale, float x_scale) {
   return scaled / x_scale;
 }
 
-// Checks the trits ({−1, 0, 1}), shapes and scales (finite) and builds the masks; device cuda uploads them
+// Checks the trits ({−1, 0, 1}), shapes and scales (finite) and builds the planes; device cuda uploads them
 // (KQ_CUDA_UNAVAILABLE without a GPU of compute capability 8.0+). Errors: KQ_SHAPE, KQ_LENGTH,
 // KQ_INVALID_ARGUMENT (a trit outside {−1, 0, 1}), KQ_NON_FINITE, KQ_TOO_LARGE (k > kMaxK).
 Status prepare(const TritTensor& t, Device device, std::shared_ptr<PreparedTernary>* out);
@@ -94,7 +104,7 @@ Status matmul(const PreparedTernary& w, const MatmulArgs& args);
 
 // ---- CUDA (cuda.cu; builds with CUDA only, reached through run_on_cuda) ----
 Status upload_cuda(PreparedTernary* w);
-// The same call on the device: xq and xscale up, y down; any m (launches of kMaxCudaM rows).
+// The same call on the device (tables unused): xq and xscale up, y down; any m (launches of kMaxCudaM rows).
 Status matmul_cuda(const CallArgs& a);
 
 }  // namespace kq::ternary
