@@ -1,8 +1,8 @@
 // ggml SIMD kernel tables (native/ops/ggml/kernels.h) against kernels_ref, every type: quantized bytes byte
 // for byte and dequantized floats bit for bit (NaN as a class) on seeded random data of many scales, the
-// golden-style edge cases (all-zero, −0 and constant blocks, 1e-30 magnitudes, 6e4 and 1e6 that overflow fp16
-// scales, one huge outlier per block), odd block counts, and on random block bytes (infinite and NaN fp16
-// scales included), and the non-finite scan. Then the driver at every SIMD level gives the scalar level's bytes and floats.
+// golden-style edge cases (all-zero, −0 and constant blocks, 1e-30 and subnormal magnitudes, 6e4 and 1e6 that
+// overflow fp16 scales, huge outliers), odd block counts, random block bytes (infinite and NaN fp16 scales
+// included), and the non-finite scan. Then the driver at every SIMD level gives the scalar level's results.
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -47,6 +47,8 @@ std::vector<Case> make_cases() {
   };
   for (float scale : {1e-30f, 1e-6f, 1.0f, 1e3f, 6e4f, 1e6f})
     add(format("normal x %g", scale), 7, [&](size_t) { return scale * normal(rng); });
+  // Subnormal blocks: scales whose reciprocal overflows to inf, so x · id is ±inf or NaN (0 · inf).
+  add("subnormal", 2, [&](size_t i) { return i % 5 == 0 ? 0.0f : 1e-41f * normal(rng); });
   add("uniform, one block", 1, [&](size_t) { return uniform(rng); });
   add("all zero", 3, [](size_t) { return 0.0f; });
   add("all -0", 2, [](size_t) { return -0.0f; });
@@ -138,7 +140,8 @@ void tables_match_reference(const Table& table, const std::vector<Case>& cases) 
       ggml::kernels_ref.dequantize[slot](raw.data(), y_want.data(), n);
       table.kernels->dequantize[slot](raw.data(), y_got.data(), n);
       const std::string d = float_mismatch(y_got, y_want);
-      check(d.empty(), format("%s %s dequantize of %d random blocks = reference: %s", table.name, info.name, blocks, d.c_str()));
+      check(d.empty(), format("%s %s dequantize of %d random blocks = reference: %s", table.name, info.name, blocks,
+                              d.c_str()));
     }
   }
 }
@@ -159,7 +162,8 @@ void non_finite_scan_matches_reference(const Table& table) {
         x[at] = 1.5f;
       }
   }
-  check(mismatches == 0, format("%s has_non_finite = reference on every length and position (%d mismatches)", table.name, mismatches));
+  check(mismatches == 0, format("%s has_non_finite = reference on every length and position (%d mismatches)",
+                                table.name, mismatches));
 }
 
 // The driver (thread pool split, active table) at each supported level against the scalar level.

@@ -66,8 +66,9 @@ inline float e8m0_half(uint8_t e) {  // ref_misc.cc
 // ---- vector helpers ----
 
 inline __m256 to_f32(__m256i v) { return _mm256_cvtepi32_ps(v); }  // exact for the small integers here
-inline __m256i u8x8(const uint8_t* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
-inline __m256i i8x8(const int8_t* p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+inline __m128i load8(const void* p) { return _mm_loadl_epi64(static_cast<const __m128i*>(p)); }
+inline __m256i u8x8(const uint8_t* p) { return _mm256_cvtepu8_epi32(load8(p)); }
+inline __m256i i8x8(const int8_t* p) { return _mm256_cvtepi8_epi32(load8(p)); }
 inline __m256i u8x8(__m128i bytes) { return _mm256_cvtepu8_epi32(bytes); }
 inline __m256i u8x8_hi(__m128i bytes) { return _mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)); }
 inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
@@ -256,12 +257,14 @@ void dequantize_k45(const uint8_t* scales, uint16_t d16, uint16_t dmin16, const 
 
 void dequantize_q4_K(const uint8_t* src, float* y, int64_t k) {
   const auto* x = reinterpret_cast<const BlockQ4_K*>(src);
-  for (int64_t i = 0; i < k / kQK_K; ++i, y += kQK_K) dequantize_k45<false>(x[i].scales, x[i].d, x[i].dmin, x[i].qs, nullptr, y);
+  for (int64_t i = 0; i < k / kQK_K; ++i, y += kQK_K)
+    dequantize_k45<false>(x[i].scales, x[i].d, x[i].dmin, x[i].qs, nullptr, y);
 }
 
 void dequantize_q5_K(const uint8_t* src, float* y, int64_t k) {
   const auto* x = reinterpret_cast<const BlockQ5_K*>(src);
-  for (int64_t i = 0; i < k / kQK_K; ++i, y += kQK_K) dequantize_k45<true>(x[i].scales, x[i].d, x[i].dmin, x[i].qs, x[i].qh, y);
+  for (int64_t i = 0; i < k / kQK_K; ++i, y += kQK_K)
+    dequantize_k45<true>(x[i].scales, x[i].d, x[i].dmin, x[i].qs, x[i].qh, y);
 }
 
 void dequantize_q6_K(const uint8_t* src, float* y, int64_t k) {
@@ -467,7 +470,8 @@ void quantize_q8_K(const float* x, uint8_t* dst, int64_t k) {
     for (int j = 0; j < kQK_K; j += 16) {
       __m256i sum = _mm256_setzero_si256();
       for (int h = 0; h < 16; h += 8) {
-        const __m256i q = _mm256_min_epi32(nearest_int8(_mm256_mul_ps(vis, _mm256_loadu_ps(x + j + h))), _mm256_set1_epi32(127));
+        const __m256i v = nearest_int8(_mm256_mul_ps(vis, _mm256_loadu_ps(x + j + h)));
+        const __m256i q = _mm256_min_epi32(v, _mm256_set1_epi32(127));
         sum = _mm256_add_epi32(sum, sign_extend8(q));
         const uint64_t bytes = low_bytes8(q);
         std::memcpy(y[i].qs + j + h, &bytes, 8);
@@ -671,7 +675,8 @@ void qkx2_lanes(const __m256* xt, const __m256* wt, int nmax, float rmin, float 
 
 // Element i of each of 8 groups of `stride` floats starting at x, group g in lane g.
 inline __m256 gather8(const float* x, int stride) {
-  return _mm256_i32gather_ps(x, _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride)), 4);
+  const __m256i index = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+  return _mm256_i32gather_ps(x, index, 4);
 }
 
 // quantize_superblock_k45 of ref_k456.cc: the eight sub-block searches in lanes, then the scalar scale codes and
@@ -767,7 +772,8 @@ void quantize_q5_K(const float* x, uint8_t* dst, int64_t k) {
       const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * n));
       const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * n + 32));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + 32 * n),
-                          _mm256_or_si256(_mm256_and_si256(lo, mask4), _mm256_slli_epi16(_mm256_and_si256(hi, mask4), 4)));
+                          _mm256_or_si256(_mm256_and_si256(lo, mask4),
+                                          _mm256_slli_epi16(_mm256_and_si256(hi, mask4), 4)));
       // bit 4 of a level moved to bit 2n / 2n + 1 of its byte (levels < 32, so no carries across bytes)
       const __m256i b_lo = _mm256_and_si256(_mm256_srli_epi16(lo, 4), _mm256_set1_epi8(1));
       const __m256i b_hi = _mm256_and_si256(_mm256_srli_epi16(hi, 4), _mm256_set1_epi8(1));
@@ -956,8 +962,10 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
     // pack_2bit: element 128h + 32s + l is bits 2s..2s+1 of byte 32h + l.
     for (int h = 0; h < 2; ++h) {
       __m256i packed = _mm256_setzero_si256();
-      for (int sft = 0; sft < 4; ++sft)
-        packed = _mm256_or_si256(packed, _mm256_slli_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(L + 128 * h + 32 * sft)), 2 * sft));
+      for (int sft = 0; sft < 4; ++sft) {
+        const __m256i levels = _mm256_load_si256(reinterpret_cast<const __m256i*>(L + 128 * h + 32 * sft));
+        packed = _mm256_or_si256(packed, _mm256_slli_epi16(levels, 2 * sft));
+      }
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + 32 * h), packed);
     }
   }
@@ -1001,7 +1009,8 @@ __m256 q3_lanes16(const __m256* xt, int nmax, __m256i* L) {
       const __m256 fn = to_f32(new_l);
       slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], fn));
       sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(w[i], fn), fn));
-      const __m256 better = gt(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2), _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2));
+      const __m256 better =
+          gt(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2), _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2));
       const __m256 take = _mm256_and_ps(_mm256_and_ps(positive, differs), _mm256_and_ps(gt(sl2, zero), better));
       L[i] = blendi(L[i], new_l, take);
       sumlx = blend(sumlx, slx, take);
@@ -1088,6 +1097,119 @@ void quantize_q3_K(const float* x, uint8_t* dst, int64_t k) {
   }
 }
 
+// ---- TQ1_0, TQ2_0, MXFP4 (ref_misc.cc) ----
+
+// max |x| over n (a multiple of 8) values.
+inline float absmax_n(const float* x, int n) {
+  __m256 m = _mm256_setzero_ps();
+  for (int j = 0; j < n; j += 8) m = _mm256_max_ps(m, abs8(_mm256_loadu_ps(x + j)));
+  return hmax8(m);
+}
+
+// The reference's trit: lroundf(x·id) + 1 (0, 1 or 2). Its lround_int gives 0 for ±Inf / NaN (x·id with an
+// infinite id); finite |x·id| stays near 1 since id = 1 / max|x|, where roundf_i32 agrees with lroundf.
+inline __m256i trits(const float* x, __m256 id) {
+  const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x), id);
+  const __m256 finite = _mm256_cmp_ps(abs8(v), _mm256_set1_ps(9.2233720368547758e18f), _CMP_LT_OQ);
+  return _mm256_add_epi32(blendi(_mm256_setzero_si256(), roundf_i32(v), finite), _mm256_set1_epi32(1));
+}
+inline int trit_scalar(float v) {
+  if (!(v > -9.2233720368547758e18f && v < 9.2233720368547758e18f)) return 1;
+  return static_cast<int>(static_cast<long long>(__builtin_roundf(v))) + 1;
+}
+
+// ⌈q·256 / 243⌉ of base-3 bytes q (int32 lanes): (q·256 + 242) / 243, the quotient exact in f32 below 2^16.
+inline __m256i pack_trits8(__m256i q) {
+  const __m256 v = to_f32(_mm256_add_epi32(_mm256_slli_epi32(q, 8), _mm256_set1_epi32(242)));
+  return _mm256_cvttps_epi32(_mm256_div_ps(v, _mm256_set1_ps(243.0f)));
+}
+
+// Five trits per byte: byte m of a run takes elements m + stride·n, n = 0..4, the first most significant.
+inline __m256i base3_bytes(const float* x, int stride, __m256 id) {
+  __m256i q = _mm256_setzero_si256();
+  for (int n = 0; n < 5; ++n)
+    q = _mm256_and_si256(_mm256_add_epi32(_mm256_mullo_epi32(q, _mm256_set1_epi32(3)), trits(x + stride * n, id)),
+                         _mm256_set1_epi32(0xff));
+  return q;
+}
+
+void quantize_tq1_0(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockTQ1_0*>(dst);
+  for (int64_t i = 0; i < k / kQK_TQ; ++i, x += kQK_TQ) {
+    const float d = absmax_n(x, kQK_TQ);
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = fp16(d);
+    const __m256 vid = _mm256_set1_ps(id);
+    for (int m = 0; m < 32; m += 8) {  // bytes 0..31: elements m + 32n
+      const uint64_t bytes = low_bytes8(pack_trits8(base3_bytes(x + m, 32, vid)));
+      std::memcpy(y[i].qs + m, &bytes, 8);
+    }
+    for (int m = 0; m < 16; m += 8) {  // bytes 32..47: elements 160 + m + 16n
+      const uint64_t bytes = low_bytes8(pack_trits8(base3_bytes(x + 160 + m, 16, vid)));
+      std::memcpy(y[i].qs + 32 + m, &bytes, 8);
+    }
+    for (int j = 0; j < 4; ++j) {  // qh: 4 trits of elements 240 + j + 4m, shifted up one trit
+      uint8_t q = 0;
+      for (int m = 0; m < 4; ++m) q = static_cast<uint8_t>(q * 3 + trit_scalar(x[240 + j + 4 * m] * id));
+      q = static_cast<uint8_t>(q * 3);
+      y[i].qh[j] = static_cast<uint8_t>((static_cast<uint16_t>(q) * 256 + 242) / 243);
+    }
+  }
+}
+
+void quantize_tq2_0(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockTQ2_0*>(dst);
+  const __m256i three = _mm256_set1_epi32(3);
+  for (int64_t i = 0; i < k / kQK_TQ; ++i, x += kQK_TQ) {
+    const float d = absmax_n(x, kQK_TQ);
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = fp16(d);
+    const __m256 vid = _mm256_set1_ps(id);
+    for (int j = 0; j < 64; j += 32) {  // byte j + m: elements 128·(j / 32) + m + 32n at bits 2n
+      const float* xs = x + 4 * j;
+      for (int m = 0; m < 32; m += 8) {
+        __m256i q = _mm256_setzero_si256();
+        for (int n = 0; n < 4; ++n)
+          q = _mm256_add_epi32(q, _mm256_slli_epi32(_mm256_and_si256(trits(xs + m + 32 * n, vid), three), 2 * n));
+        const uint64_t bytes = low_bytes8(q);
+        std::memcpy(y[i].qs + j + m, &bytes, 8);
+      }
+    }
+  }
+}
+
+// ggml's best_index_mxfp4 per lane: the first of the smallest |F[i]·e − x| (strictly smaller replaces).
+inline __m256i mxfp4_index(__m256 x, __m256 e) {
+  static constexpr int8_t kMXFP4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+  __m256i best = _mm256_setzero_si256();
+  __m256 best_err = abs8(_mm256_sub_ps(_mm256_mul_ps(_mm256_set1_ps(static_cast<float>(kMXFP4[0])), e), x));
+  for (int i = 1; i < 16; ++i) {
+    const __m256 err = abs8(_mm256_sub_ps(_mm256_mul_ps(_mm256_set1_ps(static_cast<float>(kMXFP4[i])), e), x));
+    const __m256 smaller = lt(err, best_err);
+    best = blendi(best, _mm256_set1_epi32(i), smaller);
+    best_err = blend(best_err, err, smaller);
+  }
+  return best;
+}
+
+void quantize_mxfp4(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockMXFP4*>(dst);
+  uint8_t levels[kQK];
+  for (int64_t i = 0; i < k / kQK; ++i, x += kQK) {
+    const float amax = absmax32(x);
+    // (uint8) of floor(log2(amax)) − 2 + 127: in range for every finite nonzero amax.
+    const float exponent = amax > 0.0f ? __builtin_floorf(__builtin_log2f(amax)) - 2.0f + 127.0f : 0.0f;
+    const uint8_t e = static_cast<uint8_t>(static_cast<int32_t>(exponent));
+    const __m256 d = _mm256_set1_ps(e8m0_half(e));
+    y[i].e = e;
+    for (int j = 0; j < kQK; j += 8) {
+      const uint64_t bytes = low_bytes8(mxfp4_index(_mm256_loadu_ps(x + j), d));
+      std::memcpy(levels + j, &bytes, 8);
+    }
+    pack_nibbles32(levels, y[i].qs);
+  }
+}
+
 // ---- IQ4_NL (the reference path of ref_misc.cc's quantize_iq4_nl_blocks: ntry 0, weights x²) ----
 
 constexpr int8_t kIQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
@@ -1117,10 +1239,12 @@ struct IQ4Search {
       mu = _mm256_sub_epi32(mu, _mm256_castps_si256(le));
     }
     const __m256i below = _mm256_sub_epi32(mu, _mm256_set1_epi32(1));
-    const __m256 lower_nearer = lt(_mm256_sub_ps(v, lookup16(lo8, hi8, below)), _mm256_sub_ps(lookup16(lo8, hi8, mu), v));
+    const __m256 lower_nearer =
+        lt(_mm256_sub_ps(v, lookup16(lo8, hi8, below)), _mm256_sub_ps(lookup16(lo8, hi8, mu), v));
     __m256i l = blendi(mu, below, lower_nearer);
     l = blendi(l, _mm256_setzero_si256(), _mm256_cmp_ps(v, _mm256_set1_ps(-127.0f), _CMP_LE_OQ));
-    const __m256 top = _mm256_or_ps(_mm256_cmp_ps(v, _mm256_set1_ps(113.0f), _CMP_GE_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    const __m256 top =
+        _mm256_or_ps(_mm256_cmp_ps(v, _mm256_set1_ps(113.0f), _CMP_GE_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     return blendi(l, _mm256_set1_epi32(15), top);
   }
   __m256 value(__m256i l) const { return lookup16(lo8, hi8, l); }
@@ -1198,6 +1322,9 @@ void add_avx2_kernels(Kernels* t) {
   t->quantize[kSlotQ2_K] = quantize_q2_K;
   t->quantize[kSlotQ3_K] = quantize_q3_K;
   t->quantize[kSlotIQ4_NL] = quantize_iq4_nl;
+  t->quantize[kSlotTQ1_0] = quantize_tq1_0;
+  t->quantize[kSlotTQ2_0] = quantize_tq2_0;
+  t->quantize[kSlotMXFP4] = quantize_mxfp4;
   t->quantize[kSlotQ4_K] = quantize_q4_K;
   t->quantize[kSlotQ5_K] = quantize_q5_K;
   t->quantize[kSlotQ6_K] = quantize_q6_K;

@@ -24,7 +24,9 @@ inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
   }
 }
 
-inline __m512i u8x16(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+inline __m512i u8x16(const uint8_t* p) {
+  return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
 
 // Q4_K: per 64 elements two sub-blocks, value = (d·sc)·q − dmin·m (the product and the difference rounded
 // separately, as the reference).
@@ -156,7 +158,8 @@ void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
       const float d = d_all * static_cast<float>(y[i].scales[j]);
       if (d == 0.0f) continue;
       const __m512i l = clamp16(nearest_int16(_mm512_div_ps(_mm512_loadu_ps(x + 16 * j), _mm512_set1_ps(d))), -32, 31);
-      _mm_store_si128(reinterpret_cast<__m128i*>(L + 16 * j), _mm512_cvtepi32_epi8(_mm512_add_epi32(l, _mm512_set1_epi32(32))));
+      const __m128i bytes = _mm512_cvtepi32_epi8(_mm512_add_epi32(l, _mm512_set1_epi32(32)));
+      _mm_store_si128(reinterpret_cast<__m128i*>(L + 16 * j), bytes);
     }
     // pack_q6_K_levels: per 128 elements, 64 bytes of low nibbles and 32 bytes of the two high bits.
     uint8_t* ql = y[i].ql;
@@ -237,7 +240,8 @@ void qkx2_lanes(const __m512* xt, const __m512* wt, int nmax, float rmin, float 
     this_scale = _mm512_mask_mov_ps(this_scale, positive, _mm512_div_ps(sum_xl, sum_l2));
     __m512 cur_error = zero;
     for (int i = 0; i < 32; ++i) {
-      __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(this_scale, _mm512_cvtepi32_ps(Laux[i])), this_min), xt[i]);
+      const __m512 fitted = _mm512_add_ps(_mm512_mul_ps(this_scale, _mm512_cvtepi32_ps(Laux[i])), this_min);
+      __m512 diff = _mm512_sub_ps(fitted, xt[i]);
       diff = _mm512_mul_ps(diff, diff);
       cur_error = _mm512_add_ps(cur_error, _mm512_mul_ps(wt[i], diff));
     }
@@ -286,7 +290,8 @@ void finish_superblock_k45(const float* x, int nmax, const float* scales, const 
     const __m512 dm = _mm512_set1_ps(dmin_all * m);
     for (int ii = 0; ii < 32; ii += 16) {
       const __m512 v = _mm512_div_ps(_mm512_add_ps(_mm512_loadu_ps(x + 32 * j + ii), dm), vd);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(L + 32 * j + ii), _mm512_cvtepi32_epi8(clamp16(nearest_int16(v), 0, nmax)));
+      const __m128i bytes = _mm512_cvtepi32_epi8(clamp16(nearest_int16(v), 0, nmax));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(L + 32 * j + ii), bytes);
     }
   }
 }
@@ -300,7 +305,8 @@ void pack_k45(const uint8_t* L, uint8_t* qs, uint8_t* qh_out) {
     const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * n));
     const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * n + 32));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + 32 * n),
-                        _mm256_or_si256(_mm256_and_si256(lo, mask4), _mm256_slli_epi16(_mm256_and_si256(hi, mask4), 4)));
+                        _mm256_or_si256(_mm256_and_si256(lo, mask4),
+                                        _mm256_slli_epi16(_mm256_and_si256(hi, mask4), 4)));
     const __m256i b_lo = _mm256_and_si256(_mm256_srli_epi16(lo, 4), _mm256_set1_epi8(1));
     const __m256i b_hi = _mm256_and_si256(_mm256_srli_epi16(hi, 4), _mm256_set1_epi8(1));
     qh = _mm256_or_si256(qh, _mm256_or_si256(_mm256_slli_epi16(b_lo, 2 * n), _mm256_slli_epi16(b_hi, 2 * n + 1)));
@@ -346,7 +352,8 @@ void quantize_k45(const float* x, uint8_t* dst, int64_t k) {
       Block& b = y[i + h];
       uint8_t packed_scales[12] = {};
       uint16_t d, dmin;
-      finish_superblock_k45(x + kQK_K * h, kNmax, scales + 8 * h, mins + 8 * h, &d, &dmin, packed_scales, L + kQK_K * h);
+      finish_superblock_k45(x + kQK_K * h, kNmax, scales + 8 * h, mins + 8 * h, &d, &dmin, packed_scales,
+                            L + kQK_K * h);
       b.d = d;
       b.dmin = dmin;
       std::memcpy(b.scales, packed_scales, 12);
