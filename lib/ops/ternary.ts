@@ -17,13 +17,14 @@
 // back as ((byte·3^i mod 256)·3) >> 8. ternaryToGGML writes TQ1_0 / TQ2_0 blocks through quantizeGGML:
 // trit·γ has block absmax γ, so ggml's quantizer reproduces the trits exactly, with d = f16(γ).
 //
-// ternaryMatmul: y [m, n] = x [m, k] · (γ·W̃)ᵀ with x quantized per token as quantizePerToken does it
-// (s = 127 / max|x|, q = rint(x·s) clamped to ±127: BitLinear's Q_b = 127 absmax, x̃ = Clip(x·Q_b/γ_x, −Q_b + ε,
-// Q_b − ε), rounded) and y = (Σ t·q) · γ / s: an exact integer sum made only of additions and subtractions of
-// the int8 activations, then two f32 roundings. The weight is held as plus/minus bit planes (2 bits per
-// weight); AVX-512 looks up per-group sums of activations by the bits (T-MAC style tables), AVX2 and the
-// scalar reference select activations by the bits (ternary.h). Every SIMD level gives the scalar reference's
-// bits. CUDA (m = 1…16 per launch) is compiled but not yet run on a GPU.
+// ternaryMatmul: y [m, n] = x [m, k] · (γ·W̃)ᵀ with x quantized per token as quantizePerToken does it:
+// s = 127 / max|x|, q = rint(x·s) clamped to ±127 — BitLinear's absmax with Q_b = 127, x̃ = Clip(x·Q_b/γ_x,
+// −Q_b + ε, Q_b − ε), rounded half to even as torch.round does (BitNet's reference code also floors max|x| at
+// 1e-5, which only changes rows whose largest |x| is below 1e-5). Then y = (Σ t·q) · γ / s: an exact integer
+// sum made only of additions and subtractions of the int8 activations, then two f32 roundings. The weight is
+// held as plus/minus bit planes (2 bits per weight); AVX-512 and AVX2 look up per-group sums of activations by
+// the bits (T-MAC style tables), the scalar reference and CUDA select activations by the bits (ternary.h).
+// Every SIMD level gives the scalar reference's bits. CUDA (m = 1…16 per launch) is compiled but not yet run on a GPU.
 import { DeviceCode, native } from '../binding.js';
 import type { Device } from '../backend.js';
 import { resolveDevice } from '../backend.js';

@@ -1,9 +1,9 @@
 // AVX-512BW ternary kernel: table lookups instead of per-weight work. A tile's 32 rows are the 32 int16
 // lanes of a zmm; a quad's plus (minus) plane holds each row's four 4-bit nibbles, one per group of 4
 // columns. For group g the plane shifted right by 4g has the nibble in the low bits of every lane, and vpermw
-// (which reads 5 index bits: the tables hold their 16 sums twice, so the bits above the nibble do not matter)
-// gathers S[nibble] = the sum of the activations the nibble selects. plus lookups are added, minus lookups
-// subtracted — additions only. int16 sums stay below 8 quads · 4 groups · 508 = 16256 per accumulator between
+// gathers S[nibble] = the sum of the activations the nibble selects (vpermw reads 5 index bits: the 16 sums
+// are broadcast to both halves of the zmm, so the bit above the nibble does not matter). plus lookups are
+// added, minus lookups subtracted — additions only. int16 sums stay below 8 quads · 4 groups · 508 = 16256 per accumulator between
 // flushes to int32, so every step is exact and the result is the reference's bit for bit. Four x rows share
 // each plane load and shift.
 #if defined(__GNUC__) && !defined(__clang__)  // GCC 12 warns falsely on its own AVX-512 intrinsics
@@ -78,6 +78,6 @@ void tiles_avx512(const CallArgs& a, int64_t t0, int64_t t1) {
 
 }  // namespace
 
-const Kernels kernels_avx512 = {tiles_avx512};
+const Kernels kernels_avx512 = {tiles_avx512, TableFormat::int16};
 
 }  // namespace kq::ternary

@@ -30,6 +30,6 @@ void tiles_ref(const CallArgs& a, int64_t t0, int64_t t1) {
 
 }  // namespace
 
-const Kernels kernels_ref = {tiles_ref};
+const Kernels kernels_ref = {tiles_ref, TableFormat::none};
 
 }  // namespace kq::ternary

@@ -44,10 +44,20 @@ int64_t PreparedTernary::bytes() const {
 
 const Kernels& active_kernels() { return kernels_for_level(kernels_ref, kernels_avx2, kernels_avx512); }
 
-void build_group_table(const int8_t* xq, int16_t* table) {
-  table[0] = 0;
+void build_group_table(const int8_t* xq, TableFormat format, int16_t* table) {
+  int16_t sums[16];
+  sums[0] = 0;
   // Each subset is a smaller one plus its lowest member: 15 additions.
-  for (int p = 1; p < 16; ++p) table[p] = static_cast<int16_t>(table[p & (p - 1)] + xq[__builtin_ctz(p)]);
+  for (int p = 1; p < 16; ++p) sums[p] = static_cast<int16_t>(sums[p & (p - 1)] + xq[__builtin_ctz(p)]);
+  if (format != TableFormat::split_bytes) {
+    std::memcpy(table, sums, sizeof sums);
+    return;
+  }
+  auto* bytes = reinterpret_cast<uint8_t*>(table);
+  for (int p = 0; p < 16; ++p) {
+    bytes[p] = static_cast<uint8_t>(static_cast<uint16_t>(sums[p]) & 0xffu);
+    bytes[16 + p] = static_cast<uint8_t>(static_cast<uint16_t>(sums[p]) >> 8);
+  }
 }
 
 Status prepare(const TritTensor& t, Device device, std::shared_ptr<PreparedTernary>* out) {
@@ -88,13 +98,15 @@ Status matmul(const PreparedTernary& w, const MatmulArgs& args) {
   if (args.m == 0) return Status::success();
   const int64_t m = args.m, kp = w.quads * kQuad, groups = kp / kGroup;
   if (m > (int64_t(1) << 40) / kp) return error(Code::too_large, "ternary matmul: m · k is too large");
+  const Kernels& kern = args.kernels ? *args.kernels : active_kernels();
   std::vector<int8_t> xq;
   std::vector<int16_t> tables;
   std::vector<float> xscale;
   try {
     xq.resize(static_cast<size_t>(m * kp));
     xscale.resize(static_cast<size_t>(m));
-    if (w.device == Device::cpu) tables.resize(static_cast<size_t>(m * groups * kTableEntries));
+    if (w.device == Device::cpu && kern.tables != TableFormat::none)
+      tables.resize(static_cast<size_t>(m * groups * kTableEntries));
   } catch (const std::bad_alloc&) {
     return error(Code::out_of_memory, "ternary matmul: no memory for the activations");
   }
@@ -126,11 +138,13 @@ Status matmul(const PreparedTernary& w, const MatmulArgs& args) {
   call.xscale = xscale.data();
   call.y = args.y;
   if (w.device == Device::cuda) return run_on_cuda("ternaryMatmul", [&] { return matmul_cuda(call); });
-  parallel_for(m * groups, 256, [&](int64_t g0, int64_t g1) {
-    for (int64_t g = g0; g < g1; ++g) build_group_table(xq.data() + g * kGroup, tables.data() + g * kTableEntries);
-  });
+  if (!tables.empty()) {
+    parallel_for(m * groups, 256, [&](int64_t g0, int64_t g1) {
+      for (int64_t g = g0; g < g1; ++g)
+        build_group_table(xq.data() + g * kGroup, kern.tables, tables.data() + g * kTableEntries);
+    });
+  }
   call.tables = tables.data();
-  const Kernels& kern = args.kernels ? *args.kernels : active_kernels();
   parallel_for(w.tiles, 1, [&](int64_t t0, int64_t t1) { kern.tiles(call, t0, t1); });
   return Status::success();
 }

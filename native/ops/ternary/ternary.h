@@ -11,10 +11,10 @@
 // (and xq is padded with 0).
 //
 // Arithmetic, every variant: the dot is Σ over set plus bits of xq − Σ over set minus bits of xq, exact in
-// int32 (|dot| ≤ 127·k, k ≤ kMaxK). The AVX-512 kernel reads it from tables of activation sums (as T-MAC and
-// bitnet.cpp's TL kernels do): per token and group of 4 columns, S[p] = Σ_{j ∈ p} xq[4G + j] for the 16
-// subsets p, built with additions only; a row adds S[plus nibble] and subtracts S[minus nibble] (vpermw
-// lookups). The scalar reference, AVX2 and CUDA select activations by the bits directly (compare / mask /
+// int32 (|dot| ≤ 127·k, k ≤ kMaxK). The AVX-512 and AVX2 kernels read it from tables of activation sums (as
+// T-MAC and bitnet.cpp's TL kernels do): per token and group of 4 columns, S[p] = Σ_{j ∈ p} xq[4G + j] for
+// the 16 subsets p, built with additions only; a row adds S[plus nibble] and subtracts S[minus nibble]
+// (vpermw / vpshufb lookups). The scalar reference and CUDA select activations by the bits directly (mask /
 // subtract). No variant multiplies by a weight; CUDA's __dp4a multiplies the selected bytes by the constant
 // 1, as a widening horizontal add. Then, in f32,
 //   y = (f32(dot) · γ_w[o]) / s_x[i]        (two roundings after the integer conversion)
@@ -61,25 +61,30 @@ struct CallArgs {
   const PreparedTernary* w = nullptr;
   int64_t m = 0;
   const int8_t* xq = nullptr;      // [m][quads · kQuad], padding 0
-  const int16_t* tables = nullptr; // [m][quads · 4][kTableEntries]: S[p] (CPU calls only)
+  const int16_t* tables = nullptr; // [m][quads · 4][kTableEntries]: S[p] as the kernel's TableFormat says
   const float* xscale = nullptr;   // [m] s_x: x ≈ xq / s_x
   float* y = nullptr;              // [m][n]
 };
 
+// How a kernel wants each group's 16 sums: none (the kernel reads xq), int16 S[0..15], or split_bytes:
+// the low bytes of S[0..15], then their high bytes (16-entry byte tables for vpshufb).
+enum class TableFormat { none, int16, split_bytes };
+
 // One instruction set's kernel: row tiles [t0, t1) for every x row.
 struct Kernels {
   void (*tiles)(const CallArgs& a, int64_t t0, int64_t t1);
+  TableFormat tables;
 };
 
-extern const Kernels kernels_ref;
-extern const Kernels kernels_avx2;    // bit tests → int16 lane masks, AND and add/subtract
-extern const Kernels kernels_avx512;  // table lookups (vpermw, AVX-512BW), int16 adds flushed to int32
+extern const Kernels kernels_ref;     // reads the bits and xq
+extern const Kernels kernels_avx2;    // table lookups (two vpshufb per 16 rows: low and high bytes)
+extern const Kernels kernels_avx512;  // table lookups (vpermw), int16 adds flushed to int32
 
 // The table for the active SIMD level.
 const Kernels& active_kernels();
 
-// S[p] = Σ_{j ∈ p} xq[j] over the 16 subsets p of one group of kGroup activations (driver, ternary.cc).
-void build_group_table(const int8_t* xq, int16_t* table);
+// S[p] = Σ_{j ∈ p} xq[j] over the 16 subsets p of one group of kGroup activations, in `format` (driver).
+void build_group_table(const int8_t* xq, TableFormat format, int16_t* table);
 
 // The reference's epilogue, shared so no variant can differ: (f32(dot) · γ_w) / s_x.
 inline float scale_dot(int32_t dot, float w_scale, float x_scale) {
