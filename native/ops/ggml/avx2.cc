@@ -170,8 +170,10 @@ void dequantize_q5(const uint8_t* src, float* y, int64_t k) {
   }
 }
 
-void dequantize_q8_0(const uint8_t* src, float* y, int64_t k) {
-  const auto* x = reinterpret_cast<const BlockQ8_0*>(src);
+// Q8_0 and Q8_1 (whose sum field the decoder ignores): value = q · d.
+template <typename Block>
+void dequantize_q8(const uint8_t* src, float* y, int64_t k) {
+  const auto* x = reinterpret_cast<const Block*>(src);
   for (int64_t i = 0; i < k / kQK; ++i, y += kQK) {
     const __m256 d = _mm256_set1_ps(fp32(x[i].d));
     for (int j = 0; j < kQK; j += 8) _mm256_storeu_ps(y + j, _mm256_mul_ps(to_f32(i8x8(x[i].qs + j)), d));
@@ -1332,7 +1334,8 @@ void add_avx2_kernels(Kernels* t) {
   t->dequantize[kSlotQ4_1] = dequantize_q4_1;
   t->dequantize[kSlotQ5_0] = dequantize_q5<BlockQ5_0, false>;
   t->dequantize[kSlotQ5_1] = dequantize_q5<BlockQ5_1, true>;
-  t->dequantize[kSlotQ8_0] = dequantize_q8_0;
+  t->dequantize[kSlotQ8_0] = dequantize_q8<BlockQ8_0>;
+  t->dequantize[kSlotQ8_1] = dequantize_q8<BlockQ8_1>;
   t->dequantize[kSlotQ2_K] = dequantize_q2_K;
   t->dequantize[kSlotQ3_K] = dequantize_q3_K;
   t->dequantize[kSlotQ4_K] = dequantize_q4_K;
