@@ -191,16 +191,20 @@ inline void set_scale_min_k4(int j, uint8_t ls, uint8_t lm, uint8_t* q) {  // pa
   }
 }
 
-// ggml's make_qkx2_quants (kquant_search.cc, weighted squared error) for 16 groups of 32 at once, group g in
-// lane g: avx2.cc's qkx2_lanes with mask registers. Every lane runs the scalar sequence; each `if` of the
-// reference becomes a mask.
-void qkx2_lanes(const __m512* xt, const __m512* wt, int nmax, float rmin, float rdelta, int nstep, __m512i* L,
-                __m512* scale_out, __m512* the_min_out) {
+// ggml's make_qkx2_quants (kquant_search.cc) for 16 groups of N at once, group g in lane g: avx2.cc's
+// qkx2_lanes with mask registers. Every lane runs the scalar sequence; each `if` of the reference becomes a mask.
+template <int N>
+void qkx2_lanes(const __m512* xt, const __m512* wt, int nmax, float rmin, float rdelta, int nstep, bool use_mad,
+                __m512i* L, __m512* scale_out, __m512* the_min_out) {
+  const auto error_term = [use_mad](__m512 diff, __m512 w) {
+    diff = use_mad ? _mm512_abs_ps(diff) : _mm512_mul_ps(diff, diff);
+    return _mm512_mul_ps(w, diff);
+  };
   const __m512 zero = _mm512_setzero_ps();
   __m512 min = xt[0], max = xt[0];
   __m512 sum_w = wt[0];
   __m512 sum_x = _mm512_mul_ps(sum_w, xt[0]);
-  for (int i = 1; i < 32; ++i) {
+  for (int i = 1; i < N; ++i) {
     min = _mm512_mask_mov_ps(min, _mm512_cmp_ps_mask(xt[i], min, _CMP_LT_OQ), xt[i]);
     max = _mm512_mask_mov_ps(max, _mm512_cmp_ps_mask(xt[i], max, _CMP_GT_OQ), xt[i]);
     sum_w = _mm512_add_ps(sum_w, wt[i]);
@@ -212,19 +216,18 @@ void qkx2_lanes(const __m512* xt, const __m512* wt, int nmax, float rmin, float 
   __m512 iscale = _mm512_div_ps(_mm512_set1_ps(static_cast<float>(nmax)), _mm512_sub_ps(max, min));
   __m512 scale = _mm512_div_ps(_mm512_set1_ps(1.0f), iscale);
   __m512 best_error = zero;
-  for (int i = 0; i < 32; ++i) {
+  for (int i = 0; i < N; ++i) {
     L[i] = clamp16(nearest_int16(_mm512_mul_ps(iscale, _mm512_sub_ps(xt[i], min))), 0, nmax);
-    __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(scale, _mm512_cvtepi32_ps(L[i])), min), xt[i]);
-    diff = _mm512_mul_ps(diff, diff);
-    best_error = _mm512_add_ps(best_error, _mm512_mul_ps(wt[i], diff));
+    const __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(scale, _mm512_cvtepi32_ps(L[i])), min), xt[i]);
+    best_error = _mm512_add_ps(best_error, error_term(diff, wt[i]));
   }
-  __m512i Laux[32];
+  __m512i Laux[N];
   for (int is = 0; is <= nstep; ++is) {
     const float numerator = rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax);
     // min moves when a candidate wins, and the reference divides by the current max − min.
     iscale = _mm512_div_ps(_mm512_set1_ps(numerator), _mm512_sub_ps(max, min));
     __m512 sum_l = zero, sum_l2 = zero, sum_xl = zero;
-    for (int i = 0; i < 32; ++i) {
+    for (int i = 0; i < N; ++i) {
       Laux[i] = clamp16(nearest_int16(_mm512_mul_ps(iscale, _mm512_sub_ps(xt[i], min))), 0, nmax);
       const __m512 fl = _mm512_cvtepi32_ps(Laux[i]);
       const __m512 wl = _mm512_mul_ps(wt[i], fl);
@@ -239,21 +242,19 @@ void qkx2_lanes(const __m512* xt, const __m512* wt, int nmax, float rmin, float 
     this_min = _mm512_mask_mov_ps(this_min, positive, zero);
     this_scale = _mm512_mask_mov_ps(this_scale, positive, _mm512_div_ps(sum_xl, sum_l2));
     __m512 cur_error = zero;
-    for (int i = 0; i < 32; ++i) {
+    for (int i = 0; i < N; ++i) {
       const __m512 fitted = _mm512_add_ps(_mm512_mul_ps(this_scale, _mm512_cvtepi32_ps(Laux[i])), this_min);
-      __m512 diff = _mm512_sub_ps(fitted, xt[i]);
-      diff = _mm512_mul_ps(diff, diff);
-      cur_error = _mm512_add_ps(cur_error, _mm512_mul_ps(wt[i], diff));
+      cur_error = _mm512_add_ps(cur_error, error_term(_mm512_sub_ps(fitted, xt[i]), wt[i]));
     }
     const __mmask16 take =
         _mm512_cmp_ps_mask(D, zero, _CMP_GT_OQ) & _mm512_cmp_ps_mask(cur_error, best_error, _CMP_LT_OQ);
     if (take == 0) continue;
-    for (int i = 0; i < 32; ++i) L[i] = _mm512_mask_mov_epi32(L[i], take, Laux[i]);
+    for (int i = 0; i < N; ++i) L[i] = _mm512_mask_mov_epi32(L[i], take, Laux[i]);
     best_error = _mm512_mask_mov_ps(best_error, take, cur_error);
     scale = _mm512_mask_mov_ps(scale, take, this_scale);
     min = _mm512_mask_mov_ps(min, take, this_min);
   }
-  for (int i = 0; i < 32; ++i) L[i] = _mm512_maskz_mov_epi32(static_cast<__mmask16>(~flat), L[i]);
+  for (int i = 0; i < N; ++i) L[i] = _mm512_maskz_mov_epi32(static_cast<__mmask16>(~flat), L[i]);
   *scale_out = _mm512_maskz_mov_ps(static_cast<__mmask16>(~flat), scale);
   *the_min_out = _mm512_xor_ps(_mm512_mask_mov_ps(min, flat, flat_min), _mm512_set1_ps(-0.0f));
 }
@@ -341,7 +342,7 @@ void quantize_k45(const float* x, uint8_t* dst, int64_t k) {
     for (int l = 0; l < 32; ++l) wt[l] = _mm512_add_ps(av_x, abs16(xt[l]));
     __m512i Lt[32];
     __m512 scale_v, min_v;
-    qkx2_lanes(xt, wt, kNmax, rmin, 0.1f, nstep, Lt, &scale_v, &min_v);
+    qkx2_lanes<32>(xt, wt, kNmax, rmin, 0.1f, nstep, false, Lt, &scale_v, &min_v);
     _mm512_store_ps(scales, scale_v);
     _mm512_store_ps(mins, min_v);
     for (int l = 0; l < 32; ++l) {
@@ -365,6 +366,76 @@ void quantize_k45(const float* x, uint8_t* dst, int64_t k) {
   }
 }
 
+// quantize_row_q2_K_ref (ref_k23.cc): the 16 sub-block searches of a super-block in one pass (weights |x|,
+// mean absolute error), the scalar 4-bit scale and min codes, then the levels from the stored values.
+void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ2_K*>(dst);
+  alignas(64) uint8_t L[kQK_K];
+  alignas(64) float scales[16], mins[16];
+  alignas(64) int32_t lanes[16];
+  const float q4scale = 15.0f;
+  const __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(16));
+  for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
+    __m512 xt[16], wt[16];
+    for (int l = 0; l < 16; ++l) {
+      xt[l] = _mm512_i32gather_ps(index, x + l, 4);
+      wt[l] = abs16(xt[l]);
+    }
+    __m512i Lt[16];
+    __m512 scale_v, min_v;
+    qkx2_lanes<16>(xt, wt, 3, -0.5f, 0.1f, 15, true, Lt, &scale_v, &min_v);
+    _mm512_store_ps(scales, scale_v);
+    _mm512_store_ps(mins, min_v);
+    for (int l = 0; l < 16; ++l) {
+      _mm512_store_si512(lanes, Lt[l]);
+      for (int g = 0; g < 16; ++g) L[16 * g + l] = static_cast<uint8_t>(lanes[g]);
+    }
+    float max_scale = 0;
+    float max_min = 0;
+    for (int j = 0; j < 16; ++j) {
+      if (scales[j] > max_scale) max_scale = scales[j];
+      if (mins[j] > max_min) max_min = mins[j];
+    }
+    if (max_scale > 0) {
+      const float iscale = q4scale / max_scale;
+      for (int j = 0; j < 16; ++j) y[i].scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
+      y[i].d = fp16(max_scale / q4scale);
+    } else {
+      for (int j = 0; j < 16; ++j) y[i].scales[j] = 0;
+      y[i].d = fp16(0.0f);
+    }
+    if (max_min > 0) {
+      const float iscale = q4scale / max_min;
+      for (int j = 0; j < 16; ++j) {
+        const int l = nearest_int(iscale * mins[j]);
+        y[i].scales[j] = static_cast<uint8_t>(y[i].scales[j] | (l << 4));
+      }
+      y[i].dmin = fp16(max_min / q4scale);
+    } else {
+      y[i].dmin = fp16(0.0f);
+    }
+    const float d_all = fp32(y[i].d);
+    const float dmin_all = fp32(y[i].dmin);
+    for (int j = 0; j < 16; ++j) {
+      const float d = d_all * static_cast<float>(y[i].scales[j] & 0xF);
+      if (!d) continue;
+      const __m512 dm = _mm512_set1_ps(dmin_all * static_cast<float>(y[i].scales[j] >> 4));
+      const __m512 v = _mm512_div_ps(_mm512_add_ps(_mm512_loadu_ps(x + 16 * j), dm), _mm512_set1_ps(d));
+      _mm_store_si128(reinterpret_cast<__m128i*>(L + 16 * j), _mm512_cvtepi32_epi8(clamp16(nearest_int16(v), 0, 3)));
+    }
+    // pack_2bit: element 128h + 32s + l is bits 2s..2s+1 of byte 32h + l.
+    for (int h = 0; h < 2; ++h) {
+      __m256i packed = _mm256_setzero_si256();
+      for (int sft = 0; sft < 4; ++sft) {
+        const __m256i levels = _mm256_load_si256(reinterpret_cast<const __m256i*>(L + 128 * h + 32 * sft));
+        packed = _mm256_or_si256(packed, _mm256_slli_epi16(levels, 2 * sft));
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + 32 * h), packed);
+    }
+  }
+}
+
 }  // namespace
 
 const Kernels kernels_avx512 = [] {
@@ -374,6 +445,7 @@ const Kernels kernels_avx512 = [] {
   table.quantize[kSlotQ6_K] = quantize_q6_K;
   table.quantize[kSlotQ4_K] = quantize_k45<BlockQ4_K, 15>;
   table.quantize[kSlotQ5_K] = quantize_k45<BlockQ5_K, 31>;
+  table.quantize[kSlotQ2_K] = quantize_q2_K;
   return table;
 }();
 
