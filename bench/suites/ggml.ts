@@ -2,7 +2,7 @@
 // one thread ("1 thread") and on all of kquant's threads. Bytes are the f32 values plus the blocks, read or
 // written once each; outputs are allocated once (see suites/linear.ts). The anchor is ggml's own Q4_K code on
 // this machine kind, per thread: quantize_row_q4_K_ref at about 0.06 GB/s of f32 input, dequantize_row_q4_K
-// at about 7.6 GB/s of f32 output (the table's GB/s also counts the blocks: divide by 4.5 / 4 for Q4_K).
+// at about 7.6 GB/s of f32 output (the table's GB/s also counts the blocks: divide it by 4.5625 / 4 for Q4_K).
 import { DeviceCode, native } from '../../lib/binding.js';
 import { backend, GGML_QUANT_TYPES, ggmlTypeInfo, type GGMLQuantType } from '../../lib/index.js';
 import type { BenchDevice, BenchOp } from '../op.js';
