@@ -1,8 +1,8 @@
 // AVX-512 row kernels of the ggml family (kernels.h), bit-exact with the reference files ref*.cc under the
 // same rules as avx2.cc (one binary32 rounding per reference step, no FMA, sums in element order). Here are the
-// K-quant quantizers whose sub-block searches fill 16 lanes (Q2_K, Q6_K: one super-block per pass; Q4_K, Q5_K:
-// two) and IQ4_NL's (16 blocks), ~1.3x their AVX2 twins on a Zen 4 core, and a 16-wide Q4_K dequantizer. Every other entry is
-// the AVX2 kernel (add_avx2_kernels): 16-wide dequantizers gained only a few percent there (store-bound).
+// quantizers whose searches fill 16 lanes (Q2_K, Q6_K: one super-block per pass; Q4_K, Q5_K: two; IQ4_NL: 16
+// blocks), ~1.3x their AVX2 twins on a Zen 4 core, and a 16-wide Q4_K dequantizer. Every other entry is the
+// AVX2 kernel (add_avx2_kernels): 16-wide dequantizers gained only a few percent there (store-bound).
 // Scalar helpers are local copies with internal linkage, as in avx2.cc.
 #include <immintrin.h>
 
