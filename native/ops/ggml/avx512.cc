@@ -1,7 +1,7 @@
 // AVX-512 row kernels of the ggml family (kernels.h), bit-exact with the reference files ref*.cc under the
 // same rules as avx2.cc (one binary32 rounding per reference step, no FMA, sums in element order). Here are the
-// quantizers whose searches fill 16 lanes (Q2_K, Q6_K: one super-block per pass; Q4_K, Q5_K: two; IQ4_NL: 16
-// blocks), ~1.3x their AVX2 twins on a Zen 4 core, and a 16-wide Q4_K dequantizer. Every other entry is the
+// quantizers whose searches fill 16 lanes (Q2_K, Q3_K, Q6_K: one super-block per pass; Q4_K, Q5_K: two;
+// IQ4_NL: 16 blocks), ~1.3x their AVX2 twins on a Zen 4 core, and a 16-wide Q4_K dequantizer. Every other entry is the
 // AVX2 kernel (add_avx2_kernels): 16-wide dequantizers gained only a few percent there (store-bound).
 // Scalar helpers are local copies with internal linkage, as in avx2.cc.
 #include <immintrin.h>
@@ -439,6 +439,135 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
   }
 }
 
+// ---- Q3_K ----
+
+inline int q3_scale_code(const uint8_t* scales, int j) {  // ref_k23.cc
+  const int low = j < 8 ? (scales[j] & 0xF) : (scales[j - 8] >> 4);
+  const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+  return low | high << 4;
+}
+
+// ref_k23.cc's q3_search for Q3_K's 16 sub-blocks of 16 at once (avx2.cc's q3_lanes16 with mask registers):
+// levels l + nmax in L, returns the scales. Passes run until no lane changes, which is the reference's break
+// per lane (a lane whose pass changes nothing is at a fixed point).
+__m512 q3_lanes(const __m512* xt, int nmax, __m512i* L) {
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 max = zero, amax = zero;
+  for (int i = 0; i < 16; ++i) {
+    const __m512 ax = abs16(xt[i]);
+    const __mmask16 larger = _mm512_cmp_ps_mask(ax, amax, _CMP_GT_OQ);
+    amax = _mm512_mask_mov_ps(amax, larger, ax);
+    max = _mm512_mask_mov_ps(max, larger, xt[i]);
+  }
+  const __mmask16 tiny = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);  // GROUP_MAX_EPS
+  const __m512 iscale = _mm512_div_ps(_mm512_set1_ps(static_cast<float>(-nmax)), max);
+  __m512 sumlx = zero, suml2 = zero;
+  __m512 w[16], wx[16];
+  for (int i = 0; i < 16; ++i) {
+    L[i] = clamp16(nearest_int16(_mm512_mul_ps(iscale, xt[i])), -nmax, nmax - 1);
+    w[i] = _mm512_mul_ps(xt[i], xt[i]);
+    wx[i] = _mm512_mul_ps(w[i], xt[i]);  // the reference's w · x[i], the first product of w · x[i] · l
+    const __m512 fl = _mm512_cvtepi32_ps(L[i]);
+    sumlx = _mm512_add_ps(sumlx, _mm512_mul_ps(wx[i], fl));
+    suml2 = _mm512_add_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(w[i], fl), fl));
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    __mmask16 changed = 0;
+    for (int i = 0; i < 16; ++i) {
+      const __m512 li = _mm512_cvtepi32_ps(L[i]);
+      __m512 slx = _mm512_sub_ps(sumlx, _mm512_mul_ps(wx[i], li));
+      const __mmask16 positive = _mm512_cmp_ps_mask(slx, zero, _CMP_GT_OQ);
+      __m512 sl2 = _mm512_sub_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(w[i], li), li));
+      const __m512i new_l = clamp16(nearest_int16(_mm512_div_ps(_mm512_mul_ps(xt[i], sl2), slx)), -nmax, nmax - 1);
+      const __mmask16 differs = _mm512_cmpneq_epi32_mask(new_l, L[i]);
+      const __m512 fn = _mm512_cvtepi32_ps(new_l);
+      slx = _mm512_add_ps(slx, _mm512_mul_ps(wx[i], fn));
+      sl2 = _mm512_add_ps(sl2, _mm512_mul_ps(_mm512_mul_ps(w[i], fn), fn));
+      const __mmask16 better = _mm512_cmp_ps_mask(_mm512_mul_ps(_mm512_mul_ps(slx, slx), suml2),
+                                                  _mm512_mul_ps(_mm512_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ);
+      const __mmask16 take = positive & differs & _mm512_cmp_ps_mask(sl2, zero, _CMP_GT_OQ) & better;
+      L[i] = _mm512_mask_mov_epi32(L[i], take, new_l);
+      sumlx = _mm512_mask_mov_ps(sumlx, take, slx);
+      suml2 = _mm512_mask_mov_ps(suml2, take, sl2);
+      changed |= take;
+    }
+    if ((changed & static_cast<__mmask16>(~tiny)) == 0) break;
+  }
+  for (int i = 0; i < 16; ++i)
+    L[i] = _mm512_maskz_add_epi32(static_cast<__mmask16>(~tiny), L[i], _mm512_set1_epi32(nmax));
+  return _mm512_maskz_div_ps(static_cast<__mmask16>(~tiny), sumlx, suml2);
+}
+
+// quantize_row_q3_K_ref (ref_k23.cc): the 16 searches in one pass, the scalar scale codes, then the levels
+// from the stored scales, the high bits into hmask and the low two bits packed.
+void quantize_q3_K(const float* x, uint8_t* dst, int64_t k) {
+  auto* y = reinterpret_cast<BlockQ3_K*>(dst);
+  alignas(64) int8_t L[kQK_K];
+  alignas(64) float scales[16];
+  alignas(64) int32_t lanes[16];
+  const __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(16));
+  for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
+    __m512 xt[16];
+    for (int l = 0; l < 16; ++l) xt[l] = _mm512_i32gather_ps(index, x + l, 4);
+    __m512i Lt[16];
+    _mm512_store_ps(scales, q3_lanes(xt, 4, Lt));
+    for (int l = 0; l < 16; ++l) {
+      _mm512_store_si512(lanes, Lt[l]);
+      for (int g = 0; g < 16; ++g) L[16 * g + l] = static_cast<int8_t>(lanes[g]);
+    }
+    float max_scale = 0;
+    float amax = 0;
+    for (int j = 0; j < 16; ++j) {
+      const float scale = __builtin_fabsf(scales[j]);
+      if (scale > amax) {
+        amax = scale;
+        max_scale = scales[j];
+      }
+    }
+    std::memset(y[i].scales, 0, 12);
+    if (max_scale != 0.0f) {
+      const float iscale = -32.0f / max_scale;
+      for (int j = 0; j < 16; ++j) {
+        int l = static_cast<int8_t>(static_cast<uint8_t>(nearest_int(iscale * scales[j]) & 0xff));
+        l = (l < -32 ? -32 : (l > 31 ? 31 : l)) + 32;
+        // set_q3_scale_code: low nibble in bytes 0..7 (sub-blocks 8..15 in the high nibble), top bits in 8..11.
+        if (j < 8)
+          y[i].scales[j] = static_cast<uint8_t>(l & 0xF);
+        else
+          y[i].scales[j - 8] = static_cast<uint8_t>(y[i].scales[j - 8] | ((l & 0xF) << 4));
+        y[i].scales[j % 4 + 8] = static_cast<uint8_t>(y[i].scales[j % 4 + 8] | ((l >> 4) << (2 * (j / 4))));
+      }
+      y[i].d = fp16(1 / iscale);
+    } else {
+      y[i].d = fp16(0.0f);
+    }
+    const float d_all = fp32(y[i].d);
+    for (int j = 0; j < 16; ++j) {
+      const float d = d_all * static_cast<float>(q3_scale_code(y[i].scales, j) - 32);
+      if (!d) continue;
+      const __m512i l = clamp16(nearest_int16(_mm512_div_ps(_mm512_loadu_ps(x + 16 * j), _mm512_set1_ps(d))), -4, 3);
+      const __m128i bytes = _mm512_cvtepi32_epi8(_mm512_add_epi32(l, _mm512_set1_epi32(4)));
+      _mm_store_si128(reinterpret_cast<__m128i*>(L + 16 * j), bytes);
+    }
+    // Element j: a level above 3 sets bit j / 32 of hmask[j % 32] and drops by 4; then the 2-bit packing.
+    __m256i hmask = _mm256_setzero_si256();
+    __m256i low[8];
+    for (int g = 0; g < 8; ++g) {
+      const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(L + 32 * g));
+      const __m256i high = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(3));
+      hmask = _mm256_or_si256(hmask, _mm256_and_si256(high, _mm256_set1_epi8(static_cast<char>(1 << g))));
+      low[g] = _mm256_sub_epi8(v, _mm256_and_si256(high, _mm256_set1_epi8(4)));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].hmask), hmask);
+    for (int h = 0; h < 2; ++h) {
+      __m256i packed = _mm256_setzero_si256();
+      for (int sft = 0; sft < 4; ++sft) packed = _mm256_or_si256(packed, _mm256_slli_epi16(low[4 * h + sft], 2 * sft));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + 32 * h), packed);
+    }
+  }
+}
+
 // ---- IQ4_NL (the reference path of ref_misc.cc's quantize_iq4_nl_blocks: ntry 0, weights x²) ----
 
 constexpr int8_t kIQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
@@ -541,6 +670,7 @@ const Kernels kernels_avx512 = [] {
   table.quantize[kSlotQ5_K] = quantize_k45<BlockQ5_K, 31>;
   table.quantize[kSlotQ2_K] = quantize_q2_K;
   table.quantize[kSlotIQ4_NL] = quantize_iq4_nl;
+  table.quantize[kSlotQ3_K] = quantize_q3_K;
   return table;
 }();
 
