@@ -1311,9 +1311,11 @@ void quantize_iq4_nl(const float* x, uint8_t* dst, int64_t k) {
   if (i < nb) kernels_ref.quantize[kSlotIQ4_NL](x + i * kQK, reinterpret_cast<uint8_t*>(y + i), (nb - i) * kQK);
 }
 
-}  // namespace
-
-void add_avx2_kernels(Kernels* t) {
+// Built at compile time (constexpr: function addresses only), so no code compiled with -mavx2 runs while the
+// library loads on a CPU that may lack AVX2. Every type has an AVX2 quantizer and dequantizer.
+constexpr Kernels make_avx2_table() {
+  Kernels table{};
+  Kernels* t = &table;
   t->quantize[kSlotQ4_0] = quantize_q4_0;
   t->quantize[kSlotQ4_1] = quantize_q4_1;
   t->quantize[kSlotQ5_0] = quantize_q5_0;
@@ -1347,12 +1349,11 @@ void add_avx2_kernels(Kernels* t) {
   t->dequantize[kSlotTQ2_0] = dequantize_tq2_0;
   t->dequantize[kSlotMXFP4] = dequantize_mxfp4;
   t->has_non_finite = has_non_finite;
+  return table;
 }
 
-const Kernels kernels_avx2 = [] {
-  Kernels table = kernels_ref;
-  add_avx2_kernels(&table);
-  return table;
-}();
+}  // namespace
+
+constexpr Kernels kernels_avx2 = make_avx2_table();
 
 }  // namespace kq::ggml

@@ -2,11 +2,12 @@
 // same rules as avx2.cc (one binary32 rounding per reference step, no FMA, sums in element order). Here are the
 // quantizers whose searches fill 16 lanes (Q2_K, Q3_K, Q6_K: one super-block per pass; Q4_K, Q5_K: two;
 // IQ4_NL: 16 blocks), ~1.3x their AVX2 twins on a Zen 4 core, and a 16-wide Q4_K dequantizer. Every other entry is the
-// AVX2 kernel (add_avx2_kernels): 16-wide dequantizers gained only a few percent there (store-bound).
+// AVX2 kernel (kernels_avx2): 16-wide dequantizers gained only a few percent there (store-bound).
 // Scalar helpers are local copies with internal linkage, as in avx2.cc.
 #include <immintrin.h>
 
 #include <cstring>
+#include <utility>
 
 #include "blocks.h"
 #include "kernels.h"
@@ -659,19 +660,42 @@ void quantize_iq4_nl(const float* x, uint8_t* dst, int64_t k) {
   if (i < nb) kernels_avx2.quantize[kSlotIQ4_NL](x + i * kQK, reinterpret_cast<uint8_t*>(y + i), (nb - i) * kQK);
 }
 
-}  // namespace
+// The AVX2 kernel of a slot, reached through kernels_avx2 at call time: referring to it keeps this table a
+// compile-time constant (the AVX2 functions have internal linkage in avx2.cc).
+template <Slot S>
+void avx2_quantize(const float* x, uint8_t* y, int64_t k) {
+  kernels_avx2.quantize[S](x, y, k);
+}
+template <Slot S>
+void avx2_dequantize(const uint8_t* x, float* y, int64_t k) {
+  kernels_avx2.dequantize[S](x, y, k);
+}
+bool avx2_has_non_finite(const float* x, int64_t n) { return kernels_avx2.has_non_finite(x, n); }
 
-const Kernels kernels_avx512 = [] {
-  Kernels table = kernels_ref;
-  add_avx2_kernels(&table);
+template <int... S>
+constexpr void use_avx2(Kernels* t, std::integer_sequence<int, S...>) {
+  ((t->quantize[S] = avx2_quantize<static_cast<Slot>(S)>), ...);
+  ((t->dequantize[S] = avx2_dequantize<static_cast<Slot>(S)>), ...);
+}
+
+// Built at compile time (constexpr: function addresses only), so no code compiled with -mavx512f runs while the
+// library loads on a CPU that may lack AVX-512.
+constexpr Kernels make_avx512_table() {
+  Kernels table{};
+  use_avx2(&table, std::make_integer_sequence<int, kSlotCount>{});
+  table.has_non_finite = avx2_has_non_finite;
   table.dequantize[kSlotQ4_K] = dequantize_q4_K;
-  table.quantize[kSlotQ6_K] = quantize_q6_K;
+  table.quantize[kSlotQ2_K] = quantize_q2_K;
+  table.quantize[kSlotQ3_K] = quantize_q3_K;
   table.quantize[kSlotQ4_K] = quantize_k45<BlockQ4_K, 15>;
   table.quantize[kSlotQ5_K] = quantize_k45<BlockQ5_K, 31>;
-  table.quantize[kSlotQ2_K] = quantize_q2_K;
+  table.quantize[kSlotQ6_K] = quantize_q6_K;
   table.quantize[kSlotIQ4_NL] = quantize_iq4_nl;
-  table.quantize[kSlotQ3_K] = quantize_q3_K;
   return table;
-}();
+}
+
+}  // namespace
+
+constexpr Kernels kernels_avx512 = make_avx512_table();
 
 }  // namespace kq::ggml

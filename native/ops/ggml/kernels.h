@@ -27,13 +27,11 @@ struct Kernels {
   bool (*has_non_finite)(const float* x, int64_t n);
 };
 
+// Each table is a compile-time constant: loading the library runs no code built for an instruction set the CPU
+// may lack.
 extern const Kernels kernels_ref;
 extern const Kernels kernels_avx2;    // avx2.cc
 extern const Kernels kernels_avx512;  // avx512.cc
-
-// Writes the AVX2 entries into a table (avx2.cc): the AVX-512 table starts from them for the types it has no
-// wider kernel for. Safe during static initialisation: it reads nothing but function addresses.
-void add_avx2_kernels(Kernels* table);
 
 // The table of the active SIMD level.
 const Kernels& active_kernels();
