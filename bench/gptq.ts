@@ -14,7 +14,7 @@ export const GPTQ_REFERENCE = { solveSeconds: 4.08, hessianSeconds: 0.23, rows: 
 
 export interface GPTQBenchRun {
   threads: number;
-  /** Median seconds of one GPTQHessian.addSync of all tokens (f32 input). */
+  /** Median seconds of one GPTQHessian.addSync of all tokens (f32 input) into an existing accumulator. */
   hessianSeconds: number;
   /** Activation bytes read per second (f32 input). */
   hessianGBps: number;
@@ -99,11 +99,10 @@ export function runGPTQBench(quick: boolean, onStep: (label: string) => void = (
     for (const threads of threadCounts) {
       setThreads(threads);
       onStep(`gptq hessian ${cols}x${cols}, ${tokens} tokens, ${threads} thread(s)`);
-      let hessian = new GPTQHessian(cols);
-      const hessianSeconds = medianSeconds(() => {
-        hessian = new GPTQHessian(cols);
-        hessian.addSync(x, tokens);
-      }, reps);
+      // One accumulator, as a calibration run streams batches into it: each timed add is a full update of H.
+      const hessian = new GPTQHessian(cols);
+      hessian.addSync(x, tokens);
+      const hessianSeconds = medianSeconds(() => hessian.addSync(x, tokens), reps);
       onStep(`gptq solve ${rows}x${cols}, ${threads} thread(s)`);
       const solveSeconds = medianSeconds(() => void solveGPTQSync(w, [rows, cols], hessian, { ...config, errors: false }), reps);
       const solveWithErrorsSeconds = medianSeconds(() => void solveGPTQSync(w, [rows, cols], hessian, config), 1);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -75,13 +76,14 @@ Status hessian_add(float* h, int64_t cols, double samples, const void* x, Input 
       for (int64_t c = r; c < cols; ++c) h[r * cols + c] *= keep;
   });
   const int64_t chunk = std::max<int64_t>(1, std::min(tokens, kStageBytes / (cols * int64_t(sizeof(float)))));
-  std::vector<float> stage(static_cast<size_t>(std::max<int64_t>(chunk, 1) * cols));
+  // Every element is written before the SYRK reads it, so the staging buffer skips the zero fill.
+  const std::unique_ptr<float[]> stage(new float[static_cast<size_t>(chunk * cols)]);
   for (int64_t t0 = 0; t0 < tokens; t0 += chunk) {
     const int64_t n = std::min(chunk, tokens - t0);
     parallel_for(n * cols, 1 << 14, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) stage[i] = input_scale * widen(x, type, t0 * cols + i);
     });
-    dense::syrk_upper_f32(cols, n, stage.data(), cols, h, cols);
+    dense::syrk_upper_f32(cols, n, stage.get(), cols, h, cols);
   }
   mirror_upper(h, cols);
   return Status::success();
