@@ -146,6 +146,7 @@ export {
   type GGUFHeaderPlan,
 } from './formats/gguf.js';
 export { writeGGUFStream, type GGUFStreamTensor, type GGUFStreamInput } from './formats/gguf-stream.js';
+export { ggufTokenizerMetadata, readGGUFTokenizer, TOKEN_TYPE, type GGUFTokenizer, type HFTokenizerFiles } from './formats/gguf-tokenizer.js';
 export {
   GGUF_PRESETS,
   LLAMA_HF_ARCHITECTURES,

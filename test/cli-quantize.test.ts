@@ -108,6 +108,24 @@ function writeConfig(dir: string, layers: number, ff: number, extra: Record<stri
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
 }
 
+// A byte-level BPE tokenizer.json (Llama 3 style) with fewer ids than VOCAB: 300 tokens, 2 added specials;
+// the GGUF's list is padded to the embedding rows.
+function writeTokenizer(dir: string): void {
+  const vocab = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`t${i}`, i]));
+  const regex = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  const tokenizer = {
+    added_tokens: [
+      { id: 300, content: '<|begin_of_text|>', special: true },
+      { id: 301, content: '<|end_of_text|>', special: true },
+    ],
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: regex } }, { type: 'ByteLevel', use_regex: false }] },
+    decoder: { type: 'ByteLevel' },
+    model: { type: 'BPE', vocab, merges: [['t1', 't2'], ['t3', 't4'], ['t5', 't6']] },
+  };
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<|begin_of_text|>', eos_token: '<|end_of_text|>', add_bos_token: true }));
+}
+
 // Each GGUF tensor: the preset's type, bytes equal to quantizeGGML of the (permuted) source, close on the way back.
 function checkTensors(f: GGUFFile, values: Map<string, Float32Array>, expectType: (name: string) => string): void {
   const byGGUF = new Map([...values].map(([hf, v]) => [ggufTensorName(hf)!, { hf, v }]));
@@ -146,6 +164,7 @@ describe('kquant quantize', () => {
     const { values, tensors } = hfModel({ layers: 4, ff: 512, dtype: 'F16' });
     writeSafetensors(join(dir, 'model.safetensors'), tensors);
     writeConfig(dir, 4, 512);
+    writeTokenizer(dir);
     const out = join(tmp, 'f16-q4_k_m.gguf');
     const run = kquant('quantize', join(dir, 'model.safetensors'), '--to', 'q4_k_m', '-o', out, '--json');
     expect(run.status, run.stderr).toBe(0);
@@ -176,9 +195,19 @@ describe('kquant quantize', () => {
     });
     expect(f.metadata['llama.attention.layer_norm_rms_epsilon']).toBeCloseTo(1e-5, 12);
     expect(f.typedMetadata['general.file_type']!.type).toBe('u32');
+    // The tokenizer: one token per embedding row, padded past the 302 ids tokenizer.json holds.
+    const rows = f.tensors.find((t) => t.name === 'token_embd.weight')!.shape[1];
+    expect(rows).toBe(VOCAB);
+    expect(f.metadata).toMatchObject({ 'tokenizer.ggml.model': 'gpt2', 'tokenizer.ggml.pre': 'llama-bpe', 'tokenizer.ggml.bos_token_id': 300, 'tokenizer.ggml.eos_token_id': 301, 'tokenizer.ggml.add_bos_token': true });
+    const tokens = f.metadata['tokenizer.ggml.tokens'] as string[];
+    expect(tokens).toHaveLength(rows);
+    expect([tokens[0], tokens[300], tokens[302], tokens[rows - 1]]).toEqual(['t0', '<|begin_of_text|>', '[PAD302]', `[PAD${rows - 1}]`]);
+    expect(f.typedMetadata['tokenizer.ggml.token_type']).toMatchObject({ type: 'array', itemType: 'i32' });
+    expect(f.metadata['tokenizer.ggml.token_type']).toHaveLength(rows);
+    expect(f.metadata['tokenizer.ggml.merges']).toEqual(['t1 t2', 't3 t4', 't5 t6']);
 
     const report = JSON.parse(run.stdout);
-    expect(report).toMatchObject({ preset: 'Q4_K_M', fileType: 15, warnings: [] });
+    expect(report).toMatchObject({ preset: 'Q4_K_M', fileType: 15, tokenizer: { model: 'gpt2', pre: 'llama-bpe', tokens: VOCAB }, warnings: [] });
     expect(report.tensors).toHaveLength(f.tensors.length);
     const count = (type: string) => f.tensors.filter((t) => t.type === type).length;
     expect(Object.fromEntries(report.types.map((t: { type: string; tensors: number }) => [t.type, t.tensors]))).toEqual({ q4_k: count('q4_k'), q6_k: count('q6_k'), f32: count('f32') });
@@ -223,6 +252,9 @@ describe('kquant quantize', () => {
     expect(run.stdout).toMatch(/^q5_k\s+3\s/m);
     expect(run.stdout).toMatch(/bits\/weight\) → .* bits\/weight\)/);
     expect(run.stderr).toMatch(/^kquant: warning: config\.json has rope_scaling, which is not converted/m);
+    expect(run.stderr).toMatch(/^kquant: warning: no tokenizer\.json: the GGUF has no tokenizer/m);
+    expect(run.stdout).toMatch(/file\(s\), no tokenizer\n/);
+    expect(f.metadata['tokenizer.ggml.tokens']).toBeUndefined();
   });
 
   it('f32 rows that are not whole super-blocks fall back (Q4_K → Q5_0, Q6_K → Q8_0); F16 preset', () => {
@@ -231,6 +263,8 @@ describe('kquant quantize', () => {
     const { values, tensors } = hfModel({ layers: 2, ff: 288, dtype: 'F32' });
     writeSafetensors(join(dir, 'model.safetensors'), tensors);
     writeConfig(dir, 2, 288);
+    // A tokenizer kquant cannot convert: a warning, and the GGUF without a tokenizer.
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'Unigram', vocab: [] } }));
     const out = join(tmp, 'odd-q4_k_m.gguf');
     const run = kquant('quantize', dir, '--to', 'q4_k_m', '-o', out, '--json');
     expect(run.status, run.stderr).toBe(0);
@@ -244,6 +278,9 @@ describe('kquant quantize', () => {
     });
     const report = JSON.parse(run.stdout);
     expect(report.tensors.find((t: { name: string }) => t.name === 'blk.0.ffn_down.weight')).toMatchObject({ type: 'q5_0', fallbackFrom: 'q4_k', sourceDtype: 'F32' });
+    expect(report.tokenizer).toBeNull();
+    expect(report.warnings).toEqual([expect.stringMatching(/^tokenizer\.json: model\.type is "Unigram"; .*: the GGUF has no tokenizer/)]);
+    expect(readGGUF(out).metadata['tokenizer.ggml.model']).toBeUndefined();
 
     const f16 = join(tmp, 'odd-f16.gguf');
     expect(kquant('quantize', dir, '--to', 'f16', '-o', f16).status).toBe(0);

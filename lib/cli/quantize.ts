@@ -3,8 +3,8 @@
 // read, converted to f32, quantized and written one at a time (positioned reads, a streaming GGUF writer),
 // so peak memory is about the largest tensor in f32 plus its source and quantized bytes, not the model.
 // Names, q/k permutation, hyper-parameters and per-tensor types follow llama.cpp (lib/formats/gguf-presets.ts).
-// Tokenizer metadata (tokenizer.ggml.*) is not written: llama.cpp needs it to run the file, kquant does not
-// convert tokenizers.
+// The tokenizer (tokenizer.ggml.*) comes from tokenizer.json beside the weights (lib/formats/gguf-tokenizer.ts);
+// without one, or with one kquant cannot convert, the file is written without it and a warning says so.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { KquantError } from '../errors.js';
@@ -24,6 +24,7 @@ import {
   type LlamaConfig,
 } from '../formats/gguf-presets.js';
 import { writeGGUFStream } from '../formats/gguf-stream.js';
+import { readGGUFTokenizer, type GGUFTokenizer } from '../formats/gguf-tokenizer.js';
 import { readSafetensorsHeader, type SafetensorsArray, type SafetensorsDType, type SafetensorsEntry } from '../formats/safetensors.js';
 import { renderTable } from './table.js';
 import { formatBytes, formatDuration, formatFixed } from './units.js';
@@ -54,6 +55,7 @@ interface Model {
   name: string;
   config?: LlamaConfig;
   tensors: SourceTensor[];
+  tokenizer?: GGUFTokenizer;
   warnings: string[];
 }
 
@@ -104,6 +106,21 @@ function loadConfig(path: string, warnings: string[]): LlamaConfig | undefined {
   return config;
 }
 
+// llama.cpp needs the token count to equal the embedding rows: the list is padded to them.
+function loadTokenizer(dir: string, vocabRows: number | undefined, warnings: string[]): GGUFTokenizer | undefined {
+  const hasSentencePiece = existsSync(join(dir, 'tokenizer.model'));
+  try {
+    const tokenizer = readGGUFTokenizer(dir, vocabRows);
+    if (tokenizer === undefined) warnings.push(`no tokenizer.json${hasSentencePiece ? ' (tokenizer.model is not read)' : ''}: the GGUF has no tokenizer, llama.cpp cannot run it`);
+    else warnings.push(...tokenizer.warnings);
+    return tokenizer;
+  } catch (err) {
+    if (!(err instanceof KquantError)) throw err;
+    warnings.push(`${err.message}: the GGUF has no tokenizer, llama.cpp cannot run it`);
+    return undefined;
+  }
+}
+
 function loadModel(input: string): Model {
   const warnings: string[] = [];
   const isDir = statSync(input).isDirectory();
@@ -140,8 +157,10 @@ function loadModel(input: string): Model {
   }
   if (tensors.length === 0) throw new KquantError('KQ_INVALID_ARGUMENT', `${input} holds no tensors to convert`);
   if (unpermuted && config) warnings.push('config.json has no num_attention_heads: q_proj/k_proj rows not permuted (llama.cpp will compute rotary embeddings wrongly)');
+  const embedding = tensors.find((t) => t.name === 'token_embd.weight');
+  const tokenizer = loadTokenizer(dir, embedding?.ne[1] ?? config?.vocab_size, warnings);
   // general.name: the model directory's name, as the converter names a model.
-  return { files, name: basename(resolve(dir)), config, tensors, warnings };
+  return { files, name: basename(resolve(dir)), config, tensors, tokenizer, warnings };
 }
 
 async function toFloat32(data: SafetensorsArray, dtype: SafetensorsDType): Promise<Float32Array> {
@@ -167,6 +186,7 @@ function metadataFor(model: Model, preset: GGUFPresetInfo): Record<string, GGUFW
     ...(model.config ? llamaMetadata(model.config) : {}),
     'general.file_type': { type: 'u32', value: preset.fileType },
     'general.quantization_version': { type: 'u32', value: 2 },
+    ...model.tokenizer?.metadata,
   };
 }
 
@@ -282,7 +302,8 @@ export async function quantizeCommand(positionals: readonly string[], flags: Qua
   const maxRssBytes = process.resourceUsage().maxRSS * 1024;
 
   if (flags.json) {
-    const result = { input, output, preset: preset.name, fileType: preset.fileType, seconds, maxRssBytes, ...summary, tensors: reports, warnings: model.warnings };
+    const tokenizer = model.tokenizer ? { model: model.tokenizer.model, pre: model.tokenizer.pre, tokens: model.tokenizer.tokenCount } : null;
+    const result = { input, output, preset: preset.name, fileType: preset.fileType, seconds, maxRssBytes, tokenizer, ...summary, tensors: reports, warnings: model.warnings };
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     return;
   }
@@ -299,7 +320,8 @@ export async function quantizeCommand(positionals: readonly string[], flags: Qua
   );
   const ratio = summary.bytesIn / summary.bytesOut;
   process.stdout.write(
-    `${output}: ${preset.name} (general.file_type ${preset.fileType}), ${reports.length} tensors from ${model.files.length} file(s)\n\n${table}\n` +
+    `${output}: ${preset.name} (general.file_type ${preset.fileType}), ${reports.length} tensors from ${model.files.length} file(s)` +
+      `${model.tokenizer ? `, tokenizer ${model.tokenizer.model} (pre ${model.tokenizer.pre}, ${model.tokenizer.tokenCount} tokens)` : ', no tokenizer'}\n\n${table}\n` +
       `${formatBytes(summary.bytesIn)} (${formatFixed(summary.bitsPerWeightIn)} bits/weight) → ${formatBytes(summary.bytesOut)} (${formatFixed(summary.bitsPerWeight)} bits/weight), ${formatFixed(ratio)}x smaller, in ${formatDuration(seconds * 1000)}, peak RSS ${formatBytes(maxRssBytes)}\n`,
   );
 }
