@@ -1,9 +1,7 @@
 // Runs the suite: the copy bandwidth first, then every selected op at every size on every variant.
 import { backend } from '../lib/index.js';
 import { bandwidthBufferBytes, measureCopyBandwidth } from './bandwidth.js';
-import { runGPTQBench } from './gptq.js';
-import { runInt4Bench } from './suites/int4.js';
-import { runTernaryBench } from './suites/ternary.js';
+import { runLayerBench, type LayerBenchId } from './layers.js';
 import type { BenchOp } from './op.js';
 import { randomFloats } from './random.js';
 import { buildReport, type BenchReport, type Measurement } from './report.js';
@@ -14,12 +12,8 @@ export interface BenchOptions {
   quick: boolean;
   ops: readonly BenchOp[];
   sizes: readonly number[];
-  /** Also run the GPTQ layer benchmark (bench/gptq.ts). */
-  gptq?: boolean;
-  /** Also run the int4 GEMV at layer shapes (bench/suites/int4.ts). */
-  int4?: boolean;
-  /** Also run the ternary GEMV beside int4 at layer shapes (bench/suites/ternary.ts). */
-  ternary?: boolean;
+  /** Layer-shape benchmarks to run after the ops (bench/layers.ts). */
+  layers?: readonly LayerBenchId[];
 }
 
 export type BenchStep =
@@ -40,7 +34,8 @@ export function runBench(options: BenchOptions, onProgress: (event: ProgressEven
   const info = backend();
   const variants = availableVariants(info);
   const timing = options.quick ? QUICK_TIMING : DEFAULT_TIMING;
-  const total = 1 + options.ops.length * options.sizes.length * variants.length + (options.gptq ? 1 : 0) + (options.int4 ? 1 : 0) + (options.ternary ? 1 : 0);
+  const layers = options.layers ?? [];
+  const total = 1 + options.ops.length * options.sizes.length * variants.length + layers.length;
   let done = 0;
 
   const bandwidthStep: BenchStep = { kind: 'bandwidth', bufferBytes: bandwidthBufferBytes(options.quick) };
@@ -69,17 +64,9 @@ export function runBench(options: BenchOptions, onProgress: (event: ProgressEven
     selectVariant(info.simd);
   }
   const report = buildReport(info, bandwidth, measurements);
-  if (options.gptq) {
-    report.gptq = runGPTQBench(options.quick, (label) => onProgress({ done, total, step: { kind: 'layer', label } }));
-    onProgress({ done: ++done, total, step: { kind: 'layer', label: 'gptq' } });
-  }
-  if (options.int4) {
-    report.int4 = runInt4Bench(options.quick, timing, bandwidth, (label) => onProgress({ done, total, step: { kind: 'layer', label } }));
-    onProgress({ done: ++done, total, step: { kind: 'layer', label: 'int4' } });
-  }
-  if (options.ternary) {
-    report.ternary = runTernaryBench(options.quick, timing, bandwidth, (label) => onProgress({ done, total, step: { kind: 'layer', label } }));
-    onProgress({ done: ++done, total, step: { kind: 'layer', label: 'ternary' } });
+  for (const id of layers) {
+    runLayerBench(id, report, { quick: options.quick, timing, bandwidth, onStep: (label) => onProgress({ done, total, step: { kind: 'layer', label } }) });
+    onProgress({ done: ++done, total, step: { kind: 'layer', label: id } });
   }
   return report;
 }

@@ -1,6 +1,7 @@
 // `kquant bench`: turns the options into a suite selection, runs it with progress on stderr, and
 // prints the table and/or the JSON.
 import { writeFileSync } from 'node:fs';
+import { LAYER_BENCH_IDS, type LayerBenchId } from '../../bench/layers.js';
 import { runBench } from '../../bench/run.js';
 import { DEFAULT_SIZES, QUICK_SIZES, parseSize } from '../../bench/sizes.js';
 import { ALL_OPS, selectOps } from '../../bench/suites/index.js';
@@ -32,22 +33,19 @@ function asUsage<T>(parse: () => T): T {
 }
 
 export function benchCommand(flags: BenchFlags): void {
-  // 'gptq' in --ops selects the GPTQ layer benchmark, which runs by default.
+  // The layer-shape benchmarks (gptq, int4, ternary) run by default and are named in --ops like the ops.
   const named = flags.ops === undefined ? undefined : list(flags.ops);
-  const gptq = named === undefined || named.includes('gptq');
-  // Likewise 'int4' for the int4 GEMV at layer shapes.
-  const int4 = named === undefined || named.includes('int4');
-  // And 'ternary' for the ternary GEMV beside int4.
-  const ternary = named === undefined || named.includes('ternary');
-  const ops = named === undefined ? ALL_OPS : asUsage(() => selectOps(named.filter((id) => id !== 'gptq' && id !== 'int4' && id !== 'ternary')));
+  const isLayer = (id: string): id is LayerBenchId => (LAYER_BENCH_IDS as readonly string[]).includes(id);
+  const layers = named === undefined ? LAYER_BENCH_IDS : named.filter(isLayer);
+  const ops = named === undefined ? ALL_OPS : asUsage(() => selectOps(named.filter((id) => !isLayer(id))));
   const sizes = flags.sizes === undefined ? (flags.quick ? QUICK_SIZES : DEFAULT_SIZES) : asUsage(() => list(flags.sizes!).map(parseSize));
-  if (ops.length === 0 && !gptq && !int4 && !ternary) throw new UsageError('Expected at least one op in --ops');
+  if (ops.length === 0 && layers.length === 0) throw new UsageError('Expected at least one op in --ops');
   if (sizes.length === 0) throw new UsageError('Expected at least one size in --sizes');
 
   const progress = createProgress(process.stderr);
   let report;
   try {
-    report = runBench({ quick: flags.quick, ops, sizes, gptq, int4, ternary }, (event) => progress.update(event));
+    report = runBench({ quick: flags.quick, ops, sizes, layers }, (event) => progress.update(event));
   } finally {
     progress.finish();
   }

@@ -60,7 +60,8 @@ function bareJsonToStdout(args: string[]): string[] {
 
 async function opIds(): Promise<string[] | undefined> {
   try {
-    return (await import('../../bench/suites/index.js')).ALL_OPS.map((op) => op.id);
+    const { LAYER_BENCH_IDS } = await import('../../bench/layers.js');
+    return [...(await import('../../bench/suites/index.js')).ALL_OPS.map((op) => op.id), ...LAYER_BENCH_IDS];
   } catch {
     return undefined;
   }
