@@ -252,7 +252,7 @@ describe('kquant quantize', () => {
     expect(run.stdout).toMatch(/^q5_k\s+3\s/m);
     expect(run.stdout).toMatch(/bits\/weight\) → .* bits\/weight\)/);
     expect(run.stderr).toMatch(/^kquant: warning: config\.json has rope_scaling, which is not converted/m);
-    expect(run.stderr).toMatch(/^kquant: warning: no tokenizer\.json: the GGUF has no tokenizer/m);
+    expect(run.stderr).toMatch(/^kquant: warning: no tokenizer\.json or tokenizer\.model: the GGUF has no tokenizer/m);
     expect(run.stdout).toMatch(/file\(s\), no tokenizer\n/);
     expect(f.metadata['tokenizer.ggml.tokens']).toBeUndefined();
   });

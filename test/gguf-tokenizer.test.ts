@@ -1,7 +1,8 @@
 // Tokenizer metadata for GGUF from synthetic Hugging Face tokenizer.json files of both kinds llama.cpp's converter
 // handles for llama models: byte-level BPE (Llama 3: "gpt2", merges) and byte-fallback BPE (Llama 2 / Mistral:
-// "llama", scores). Each result is written with encodeGGUF and read back, so keys, GGUF types and values are
-// checked as llama.cpp will see them; malformed files give a KQ_FORMAT message naming the field.
+// "llama", scores), and from a SentencePiece tokenizer.model without tokenizer.json. Each result is written with
+// encodeGGUF and read back, so keys, GGUF types and values are checked as llama.cpp will see them; malformed
+// files give a KQ_FORMAT message naming the field.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,6 +174,71 @@ describe('byte-fallback BPE (Llama 2 / Mistral style) → tokenizer.ggml.model "
   });
 });
 
+// A SentencePiece ModelProto as protobuf: pieces (field 1: { 1 piece, 2 score f32, 3 type }) and a trainer_spec
+// (field 2) the reader must skip. A piece without a type is NORMAL, protobuf's default.
+function sentencePieceModel(pieces: { piece: string; score: number; type?: number }[]): Uint8Array {
+  const out: number[] = [];
+  const varint = (to: number[], v: number) => {
+    for (; v >= 0x80; v = Math.floor(v / 128)) to.push((v & 0x7f) | 0x80);
+    to.push(v);
+  };
+  const bytesField = (to: number[], key: number, body: Uint8Array | number[]) => {
+    to.push(key);
+    varint(to, body.length);
+    to.push(...body);
+  };
+  bytesField(out, 0x12, [0x08, 0xac, 0x02, 0x2a, 0x01, 0x41]); // trainer_spec { 1: 300, 5: "A" }
+  for (const p of pieces) {
+    const body: number[] = [];
+    bytesField(body, 0x0a, new TextEncoder().encode(p.piece));
+    const score = new Uint8Array(new Float32Array([p.score]).buffer);
+    body.push(0x15, ...score);
+    if (p.type !== undefined) body.push(0x18, p.type);
+    bytesField(out, 0x0a, body);
+  }
+  return Uint8Array.from(out);
+}
+
+describe('SentencePiece tokenizer.model (no tokenizer.json) → "llama"', () => {
+  const pieces = [
+    { piece: '<unk>', score: 0, type: 2 },
+    { piece: '<s>', score: 0, type: 3 },
+    { piece: '</s>', score: 0, type: 3 },
+    { piece: '<0x0A>', score: 0, type: 6 },
+    { piece: '\u2581a', score: -1 },
+    { piece: 'b', score: -2.5, type: 1 },
+  ];
+
+  it('pieces with their scores and types, added tokens, padding to the vocab size, config.json ids', () => {
+    const files: HFTokenizerFiles = {
+      sentencePiece: sentencePieceModel(pieces),
+      addedTokens: { '<extra>': 6 },
+      tokenizerConfig: { add_bos_token: true, add_eos_token: false, bos_token: '<s>', added_tokens_decoder: { '7': { content: '<|im_end|>', special: false } } },
+      config: { bos_token_id: 1, eos_token_id: 2 },
+    };
+    const { result, typed } = roundTrip(files, 10);
+    expect(result).toMatchObject({ model: 'llama', pre: 'default', tokenCount: 10, warnings: [] });
+    expect(typed['tokenizer.ggml.tokens']).toEqual({ type: 'array', itemType: 'str', value: ['<unk>', '<s>', '</s>', '<0x0A>', '\u2581a', 'b', '<extra>', '<|im_end|>', '[PAD8]', '[PAD9]'] });
+    expect(typed['tokenizer.ggml.scores']).toEqual({ type: 'array', itemType: 'f32', value: [0, 0, 0, 0, -1, -2.5, -1000, -1000, -10000, -10000] });
+    // <|im_end|> is not marked special but looks it: control.
+    expect(typed['tokenizer.ggml.token_type']).toEqual({ type: 'array', itemType: 'i32', value: [2, 3, 3, 6, 1, 1, 4, 3, 5, 5] });
+    expect(typed['tokenizer.ggml.merges']).toBeUndefined();
+    expect(typed['tokenizer.ggml.bos_token_id']).toEqual({ type: 'u32', value: 1 });
+    expect(typed['tokenizer.ggml.eos_token_id']).toEqual({ type: 'u32', value: 2 });
+    expect(typed['tokenizer.ggml.add_bos_token']).toEqual({ type: 'bool', value: true });
+    expect(typed['tokenizer.ggml.add_eos_token']).toEqual({ type: 'bool', value: false });
+  });
+
+  it('pieces past the vocab size are left out with a warning; a file that is not a ModelProto is KQ_FORMAT', () => {
+    const result = ggufTokenizerMetadata({ sentencePiece: sentencePieceModel(pieces) }, 4);
+    expect(result.metadata['tokenizer.ggml.tokens']).toEqual(['<unk>', '<s>', '</s>', '<0x0A>']);
+    expect(result.warnings).toEqual(["tokenizer.model: pieces from id 4 on are past the model's 4 embedding rows; left out"]);
+    expect(() => ggufTokenizerMetadata({ sentencePiece: Uint8Array.from([0x0a, 0x05, 0x0a]) })).toThrow(/^tokenizer\.model: piece 0 runs past the end \(not a SentencePiece model\?\)$/);
+    expect(() => ggufTokenizerMetadata({ sentencePiece: new TextEncoder().encode('{"a": 1}') })).toThrow(/^tokenizer\.model: wire type 3 at byte 1/);
+    expect(() => ggufTokenizerMetadata({ sentencePiece: new Uint8Array(0) })).toThrow(/^tokenizer\.model: no pieces/);
+  });
+});
+
 describe('bad or missing tokenizer files', () => {
   const code = (fn: () => unknown) => {
     try {
@@ -200,15 +266,19 @@ describe('bad or missing tokenizer files', () => {
     expect(code(() => ggufTokenizerMetadata({ tokenizer: byteLevel([]) }, 5))).toBe("KQ_FORMAT tokenizer.json: token id 9 is past the model's 5 embedding rows");
   });
 
-  it('readGGUFTokenizer: undefined without tokenizer.json, the files beside it, invalid JSON named by path', () => {
+  it('readGGUFTokenizer: undefined without tokenizer.json or .model, tokenizer.json first, invalid JSON named by path', () => {
     const dir = join(tmp, 'dir');
     mkdirSync(dir);
     expect(readGGUFTokenizer(dir)).toBeUndefined();
+    writeFileSync(join(dir, 'tokenizer.model'), sentencePieceModel([{ piece: '<unk>', score: 0, type: 2 }, { piece: 'a', score: -1 }]));
+    writeFileSync(join(dir, 'added_tokens.json'), JSON.stringify({ '<x>': 2 }));
+    expect(readGGUFTokenizer(dir, 3)!.metadata['tokenizer.ggml.tokens']).toEqual(['<unk>', 'a', '<x>']);
     writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(byteLevel(['a b'])));
     writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<|eot_id|>' }));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ bos_token_id: 6 }));
     writeFileSync(join(dir, 'chat_template.jinja'), '{{ messages }}');
     const result = readGGUFTokenizer(dir, 10)!;
+    expect(result.model).toBe('gpt2');
     expect(result.metadata).toMatchObject({ 'tokenizer.ggml.bos_token_id': { type: 'u32', value: 6 }, 'tokenizer.ggml.eos_token_id': { type: 'u32', value: 7 }, 'tokenizer.chat_template': '{{ messages }}' });
     writeFileSync(join(dir, 'tokenizer_config.json'), '{ not json');
     expect(code(() => readGGUFTokenizer(dir))).toMatch(/^KQ_FORMAT .*tokenizer_config\.json is not valid JSON/);

@@ -3,8 +3,9 @@
 // read, converted to f32, quantized and written one at a time (positioned reads, a streaming GGUF writer),
 // so peak memory is about the largest tensor in f32 plus its source and quantized bytes, not the model.
 // Names, q/k permutation, hyper-parameters and per-tensor types follow llama.cpp (lib/formats/gguf-presets.ts).
-// The tokenizer (tokenizer.ggml.*) comes from tokenizer.json beside the weights (lib/formats/gguf-tokenizer.ts);
-// without one, or with one kquant cannot convert, the file is written without it and a warning says so.
+// The tokenizer (tokenizer.ggml.*) comes from tokenizer.json, else tokenizer.model, beside the weights
+// (lib/formats/gguf-tokenizer.ts); without one, or with one kquant cannot convert, the file is written without
+// it and a warning says so.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { KquantError } from '../errors.js';
@@ -108,10 +109,9 @@ function loadConfig(path: string, warnings: string[]): LlamaConfig | undefined {
 
 // llama.cpp needs the token count to equal the embedding rows: the list is padded to them.
 function loadTokenizer(dir: string, vocabRows: number | undefined, warnings: string[]): GGUFTokenizer | undefined {
-  const hasSentencePiece = existsSync(join(dir, 'tokenizer.model'));
   try {
     const tokenizer = readGGUFTokenizer(dir, vocabRows);
-    if (tokenizer === undefined) warnings.push(`no tokenizer.json${hasSentencePiece ? ' (tokenizer.model is not read)' : ''}: the GGUF has no tokenizer, llama.cpp cannot run it`);
+    if (tokenizer === undefined) warnings.push('no tokenizer.json or tokenizer.model: the GGUF has no tokenizer, llama.cpp cannot run it');
     else warnings.push(...tokenizer.warnings);
     return tokenizer;
   } catch (err) {

@@ -1,11 +1,13 @@
 // Tokenizer metadata (tokenizer.*) for a GGUF file, from a Hugging Face fast tokenizer (tokenizer.json with
 // tokenizer_config.json and config.json beside it), as llama.cpp's converter writes it for llama-family models,
-// so llama.cpp can run the file. Rules from ggml-org/llama.cpp convert_hf_to_gguf.py @ 0024aa7417efd50a7c2a79e049dfbbbceb0beaaf
-// (LlamaModel.set_vocab → _set_vocab_llama_hf or _set_vocab_gpt2; get_vocab_base; does_token_look_special) and
-// gguf-py/gguf/vocab.py @ 0c1c9d33a805aad92c28cc15213a0dc5867f8818 (LlamaHfVocab, SpecialVocab); key names from
-// gguf-py/gguf/constants.py (Keys.Tokenizer). Two kinds of BPE model:
+// so llama.cpp can run the file. Rules from ggml-org/llama.cpp convert_hf_to_gguf.py
+// @ 0024aa7417efd50a7c2a79e049dfbbbceb0beaaf (LlamaModel.set_vocab → _set_vocab_sentencepiece,
+// _set_vocab_llama_hf or _set_vocab_gpt2; get_vocab_base; _create_vocab_sentencepiece; does_token_look_special)
+// and gguf-py/gguf/vocab.py @ 0c1c9d33a805aad92c28cc15213a0dc5867f8818 (LlamaHfVocab, SpecialVocab); key names
+// as gguf-py/gguf/constants.py's Keys.Tokenizer. Three sources:
 //   - byte-level BPE (Llama 3, GPT-2): tokenizer.ggml.model "gpt2", tokens, token types and merges;
-//   - SentencePiece-style BPE with byte_fallback (Llama 2, Mistral): "llama", tokens, scores and token types.
+//   - SentencePiece-style BPE with byte_fallback (Llama 2, Mistral): "llama", tokens, scores and token types;
+//   - without tokenizer.json, a SentencePiece tokenizer.model: "llama", its pieces, scores and types.
 // The converter names the pre-tokenizer (tokenizer.ggml.pre) by hashing the tokenization of a fixed text, which
 // needs the tokenizer itself; here the Split regex of tokenizer.json's pre_tokenizer is matched against the
 // regexes llama.cpp implements (src/llama-vocab.cpp), and anything else falls back to "default" with a warning.
@@ -17,9 +19,14 @@ import type { GGUFWriteValue } from './gguf.js';
 /** llama.cpp's token types (gguf-py TokenType, llama_token_type). */
 export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
 
-/** The parsed JSON files of a Hugging Face tokenizer directory; only `tokenizer` (tokenizer.json) is required. */
+/**
+ * The files of a Hugging Face tokenizer directory, JSON parsed: tokenizer.json, or without it a SentencePiece
+ * tokenizer.model (its bytes) with added_tokens.json.
+ */
 export interface HFTokenizerFiles {
-  tokenizer: unknown;
+  tokenizer?: unknown;
+  sentencePiece?: Uint8Array;
+  addedTokens?: unknown;
   tokenizerConfig?: unknown;
   config?: unknown;
   /** chat_template.jinja, used when tokenizer_config.json has no chat_template (as SpecialVocab does). */
@@ -215,6 +222,7 @@ const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;
  * token count equals the rows; a token id at or past it is an error. Malformed input throws KQ_FORMAT.
  */
 export function ggufTokenizerMetadata(files: HFTokenizerFiles, vocabSize?: number): GGUFTokenizer {
+  if (files.tokenizer === undefined && files.sentencePiece !== undefined) return sentencePieceMetadata(files, vocabSize);
   const tokenizer = files.tokenizer;
   if (!isObject(tokenizer)) bad('expected a JSON object');
   const model = tokenizer.model;
@@ -311,6 +319,125 @@ export function ggufTokenizerMetadata(files: HFTokenizerFiles, vocabSize?: numbe
   return { model: byteFallback ? 'llama' : 'gpt2', pre, tokenCount: count, metadata, warnings };
 }
 
+// ---- SentencePiece tokenizer.model ----
+
+interface Piece {
+  piece: string;
+  score: number;
+  type: number;
+}
+
+// A protobuf reader for what the vocabulary needs of sentencepiece_model.proto's ModelProto: field 1, `pieces`,
+// each { 1: piece (string), 2: score (float), 3: type (enum, default NORMAL) }. SentencePiece's piece types
+// are llama.cpp's token types (NORMAL 1 … BYTE 6). Other fields are skipped by wire type.
+function readPieces(bytes: Uint8Array): Piece[] {
+  const badModel = (what: string): never => {
+    throw new KquantError('KQ_FORMAT', `tokenizer.model: ${what} (not a SentencePiece model?)`);
+  };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const utf8 = new TextDecoder('utf-8', { fatal: false });
+  let at = 0;
+  const varint = (): number => {
+    let value = 0;
+    for (let shift = 0; shift < 64; shift += 7) {
+      if (at >= bytes.length) badModel(`a varint runs past the end (${bytes.length} bytes)`);
+      const b = bytes[at++]!;
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return value;
+    }
+    return badModel(`a varint longer than 10 bytes at byte ${at}`);
+  };
+  // Calls `onField` for each field in [at, end); it reads the value or returns false to have it skipped.
+  const fields = (end: number, onField: (field: number, wire: number) => boolean): void => {
+    while (at < end) {
+      const key = varint();
+      const field = Math.floor(key / 8);
+      const wire = key % 8;
+      if (onField(field, wire)) continue;
+      if (wire === 0) varint();
+      else if (wire === 1) at += 8;
+      else if (wire === 2) {
+        const length = varint(); // read before `at` is: varint() moves it
+        at += length;
+      }
+      else if (wire === 5) at += 4;
+      else badModel(`wire type ${wire} at byte ${at}`);
+      if (at > end) badModel(`field ${field} runs past its message`);
+    }
+  };
+  const pieces: Piece[] = [];
+  fields(bytes.length, (field, wire) => {
+    if (field !== 1 || wire !== 2) return false;
+    const length = varint();
+    const end = at + length;
+    if (end > bytes.length) badModel(`piece ${pieces.length} runs past the end`);
+    const p: Piece = { piece: '', score: 0, type: TOKEN_TYPE.normal };
+    fields(end, (f, w) => {
+      if (f === 1 && w === 2) {
+        const length = varint();
+        p.piece = utf8.decode(bytes.subarray(at, at + length));
+        at += length;
+      } else if (f === 2 && w === 5) {
+        p.score = view.getFloat32(at, true);
+        at += 4;
+      } else if (f === 3 && w === 0) p.type = varint();
+      else return false;
+      return true;
+    });
+    pieces.push(p);
+    return true;
+  });
+  if (pieces.length === 0) badModel('no pieces');
+  return pieces;
+}
+
+// convert_hf_to_gguf.py's _create_vocab_sentencepiece: the pieces as they are, ids up to the vocab size
+// pre-filled with "[PAD<id>]" (score -10000, unused); added_tokens.json user-defined and tokenizer_config.json's
+// added_tokens_decoder control (special or looking it) or user-defined, each with score -1000.
+function sentencePieceMetadata(files: HFTokenizerFiles, vocabSize: number | undefined): GGUFTokenizer {
+  const pieces = readPieces(files.sentencePiece!);
+  const warnings: string[] = [];
+  const count = vocabSize ?? pieces.length;
+  const tokens: string[] = Array.from({ length: count }, (_, i) => `[PAD${i}]`);
+  const scores: number[] = new Array(count).fill(-10000);
+  const types: number[] = new Array(count).fill(TOKEN_TYPE.unused);
+  if (pieces.length > count) warnings.push(`tokenizer.model: pieces from id ${count} on are past the model's ${count} embedding rows; left out`);
+  for (let id = 0; id < Math.min(count, pieces.length); id++) {
+    const p = pieces[id]!;
+    tokens[id] = p.piece;
+    scores[id] = p.score;
+    types[id] = p.type >= TOKEN_TYPE.normal && p.type <= TOKEN_TYPE.byte ? p.type : TOKEN_TYPE.normal;
+  }
+  const place = (id: unknown, text: string, type: number, from: string) => {
+    if (!isId(id) || id >= count) {
+      warnings.push(`${from}: token ${JSON.stringify(text)} has id ${JSON.stringify(id)}, not under the ${count} tokens; left out`);
+      return;
+    }
+    tokens[id] = text;
+    scores[id] = -1000;
+    types[id] = type;
+  };
+  if (isObject(files.addedTokens)) for (const [text, id] of Object.entries(files.addedTokens)) place(id, text, TOKEN_TYPE.userDefined, 'added_tokens.json');
+  const tc = isObject(files.tokenizerConfig) ? files.tokenizerConfig : undefined;
+  if (isObject(tc?.added_tokens_decoder)) {
+    for (const [key, entry] of Object.entries(tc.added_tokens_decoder)) {
+      if (!isObject(entry) || typeof entry.content !== 'string') continue;
+      const special = entry.special === true || looksSpecial(entry.content);
+      place(Number(key), special ? entry.content : entry.content.replaceAll('\u2581', ' '), special ? TOKEN_TYPE.control : TOKEN_TYPE.userDefined, 'tokenizer_config.json');
+    }
+  }
+  const metadata: Record<string, GGUFWriteValue> = {
+    'tokenizer.ggml.model': 'llama',
+    'tokenizer.ggml.pre': 'default',
+    'tokenizer.ggml.tokens': tokens,
+    'tokenizer.ggml.scores': { type: 'array', itemType: 'f32', value: scores },
+    'tokenizer.ggml.token_type': { type: 'array', itemType: 'i32', value: types },
+    // No tokenizer.json: special tokens resolve by config.json's ids only, as SpecialVocab does.
+    ...specialMetadata(files, {}, [], count, warnings),
+  };
+  return { model: 'llama', pre: 'default', tokenCount: count, metadata, warnings };
+}
+
 function readJsonFile(path: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
@@ -320,16 +447,18 @@ function readJsonFile(path: string): unknown {
 }
 
 /**
- * Reads tokenizer.json, tokenizer_config.json, config.json and chat_template.jinja from `dir` and builds the
- * metadata (ggufTokenizerMetadata). Returns undefined when there is no tokenizer.json.
+ * Reads tokenizer.json (else tokenizer.model and added_tokens.json), tokenizer_config.json, config.json and
+ * chat_template.jinja from `dir` and builds the metadata (ggufTokenizerMetadata). Returns undefined when there
+ * is neither tokenizer.json nor tokenizer.model.
  */
 export function readGGUFTokenizer(dir: string, vocabSize?: number): GGUFTokenizer | undefined {
   const path = (name: string) => join(dir, name);
-  if (!existsSync(path('tokenizer.json'))) return undefined;
   const optional = (name: string) => (existsSync(path(name)) ? readJsonFile(path(name)) : undefined);
+  const hasJson = existsSync(path('tokenizer.json'));
+  if (!hasJson && !existsSync(path('tokenizer.model'))) return undefined;
   return ggufTokenizerMetadata(
     {
-      tokenizer: readJsonFile(path('tokenizer.json')),
+      ...(hasJson ? { tokenizer: readJsonFile(path('tokenizer.json')) } : { sentencePiece: readFileSync(path('tokenizer.model')), addedTokens: optional('added_tokens.json') }),
       tokenizerConfig: optional('tokenizer_config.json'),
       config: optional('config.json'),
       chatTemplate: existsSync(path('chat_template.jinja')) ? readFileSync(path('chat_template.jinja'), 'utf8') : undefined,
