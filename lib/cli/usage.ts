@@ -34,7 +34,7 @@ Commands:
   quantize <in> --to <preset> -o <out.gguf> [--json]
                       Convert a llama-family safetensors model (a file, or a directory of
                       shards with model.safetensors.index.json and config.json) to GGUF with
-                      llama.cpp's per-tensor types for the preset (no tokenizer metadata).
+                      llama.cpp's per-tensor types for the preset, with the tokenizer.
                       ${wrap(['Presets:', ...GGUF_PRESETS.map((p, i) => (i < GGUF_PRESETS.length - 1 ? `${p},` : p))])}
   inspect <file.gguf> [--json]
                       Show a GGUF file's version, metadata and tensor table
