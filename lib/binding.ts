@@ -149,6 +149,10 @@ export interface NativeAddon {
     offset: number,
     out: Float32Array,
   ): void;
+  /** Codebook indices at bits 3 … 8 (native/ops/bnb/bnb.h pack_codes): packed has ceil(n · bits / 8) bytes;
+   *  remap (256 entries) replaces each index first. unpack fails on an index ≥ limit. */
+  bnbPackCodes<A extends boolean>(indices: Uint8Array, bits: number, remap: Uint8Array | null, packed: Uint8Array, async: A): OpResult<A>;
+  bnbUnpackCodes<A extends boolean>(packed: Uint8Array, bits: number, limit: number, indices: Uint8Array, async: A): OpResult<A>;
   bnbCode4(type: Quant4): Float32Array;
   bnbDynamicMap(): Float32Array;
   // LLM.int8() (native/ops/int8mm/int8mm.h). outlierMask (one byte per column) is required when threshold > 0.
@@ -249,6 +253,20 @@ export interface NativeAddon {
   gptqUnpackQweight<A extends boolean>(codes: Uint8Array, qweight: Int32Array, out: number, inFeatures: number, bits: number, async: A): OpResult<A>;
   gptqPackQzeros<A extends boolean>(zeros: Int32Array, qzeros: Int32Array, out: number, groups: number, bits: number, format: number, async: A): OpResult<A>;
   gptqUnpackQzeros<A extends boolean>(zeros: Int32Array, qzeros: Int32Array, out: number, groups: number, bits: number, format: number, async: A): OpResult<A>;
+  /** w f32 [out, in] = f32(scales[g, o]) · (q[i, o] − z[g, o]), g = gIdx[i], straight from the packed tensors. */
+  gptqDequantize<A extends boolean>(
+    qweight: Int32Array,
+    qzeros: Int32Array,
+    scales: Uint16Array,
+    gIdx: Int32Array,
+    w: Float32Array,
+    out: number,
+    inFeatures: number,
+    groups: number,
+    bits: number,
+    format: number,
+    async: A,
+  ): OpResult<A>;
   // Prepared-weight handles (native/napi/weights.h): an opaque External a family's prepare op fills.
   weightsNew(kind: string, device: DeviceCode): unknown;
   weightsInfo(handle: unknown): { kind: string; device: DeviceCode; bytes: number; disposed: boolean };

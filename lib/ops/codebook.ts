@@ -19,8 +19,9 @@
 //   3, 5, 6, 7 bits: a little-endian bit stream of ceil(n · bits / 8) bytes: element i occupies stream bits
 //           [i · bits, (i + 1) · bits), least significant bit first, stream bit k being bit (k mod 8) of byte
 //           floor(k / 8); the unused high bits of the last byte are 0.
-// Dequantization: code[index] · absmax[b] in f32 (bnb's dequantizers). The packing and unpacking of the 3 … 7-bit
-// streams run in JavaScript, on the calling thread; the search and the scaling run natively.
+// Dequantization: code[index] · absmax[b] in f32 (bnb's dequantizers). Everything per element runs natively: the
+// search and the scaling in bnb's quantizers, the mapping back to the caller's indices and the packing in bnb's
+// pack_codes / unpack_codes (native/ops/bnb/bnb.h); this module validates, plans and allocates.
 import { native, Quant4 } from '../binding.js';
 import { resolveDevice, type Device } from '../backend.js';
 import { callAsync, callSync } from '../errors.js';
@@ -100,37 +101,6 @@ function planCode(codeArg: unknown, bitsArg: unknown, codeName: string, bitsName
   return { code, bits, quant4, sortedPadded, toCaller };
 }
 
-function pack(indices: Uint8Array, bits: number): Uint8Array {
-  if (bits === 8) return indices;
-  const n = indices.length;
-  const packed = new Uint8Array(Math.ceil((n * bits) / 8));
-  if (bits === 4) {
-    for (let i = 0; i < n; i++) packed[i >> 1] = packed[i >> 1]! | (i % 2 === 0 ? indices[i]! << 4 : indices[i]!);
-    return packed;
-  }
-  for (let i = 0, bit = 0; i < n; i++, bit += bits) {
-    const word = indices[i]! << (bit & 7); // at most 7 + 7 bits: spans two bytes
-    packed[bit >> 3] = packed[bit >> 3]! | (word & 0xff);
-    if (word > 0xff) packed[(bit >> 3) + 1] = packed[(bit >> 3) + 1]! | (word >> 8);
-  }
-  return packed;
-}
-
-function unpack(packed: Uint8Array, n: number, bits: number): Uint8Array {
-  if (bits === 8) return packed;
-  const indices = new Uint8Array(n);
-  const mask = (1 << bits) - 1;
-  if (bits === 4) {
-    for (let i = 0; i < n; i++) indices[i] = i % 2 === 0 ? packed[i >> 1]! >> 4 : packed[i >> 1]! & 15;
-    return indices;
-  }
-  for (let i = 0, bit = 0; i < n; i++, bit += bits) {
-    const word = packed[bit >> 3]! | ((packed[(bit >> 3) + 1] ?? 0) << 8);
-    indices[i] = (word >> (bit & 7)) & mask;
-  }
-  return indices;
-}
-
 function packedLength(n: number, bits: number): number {
   return Math.ceil((n * bits) / 8);
 }
@@ -141,7 +111,9 @@ interface QuantizePlan {
   blockSize: number;
   shape: number[];
   device: 0 | 1;
+  /** The search's sorted indices (generic codes), or the packed nibbles (bnb tables). */
   indices: Uint8Array;
+  packed: Uint8Array;
   absmax: Float32Array;
 }
 
@@ -157,7 +129,8 @@ function planQuantize(srcArg: unknown, optionsArg: unknown): QuantizePlan {
   }
   const shape = expectShape(options.shape ?? [src.length], 'options.shape', src.length);
   const indices = new Uint8Array(code.quant4 === null ? src.length : packedLength(src.length, 4));
-  return { src, code, blockSize, shape, device: resolveDevice(options.device), indices, absmax: new Float32Array(Math.ceil(src.length / blockSize)) };
+  const packed = code.quant4 === null ? new Uint8Array(packedLength(src.length, code.bits)) : indices;
+  return { src, code, blockSize, shape, device: resolveDevice(options.device), indices, packed, absmax: new Float32Array(Math.ceil(src.length / blockSize)) };
 }
 
 function runQuantize<A extends boolean>(p: QuantizePlan, async: A) {
@@ -165,26 +138,27 @@ function runQuantize<A extends boolean>(p: QuantizePlan, async: A) {
   return native.bnbQuantize8bit(p.src, p.blockSize, p.code.sortedPadded, p.indices, p.absmax, p.device, async);
 }
 
+// Sorted indices → the caller's indices, packed at `bits` (generic codes only: bnb's 4-bit encoder packs itself).
+function runPack<A extends boolean>(p: QuantizePlan, async: A) {
+  return native.bnbPackCodes(p.indices, p.code.bits, p.code.toCaller, p.packed, async);
+}
+
 function quantizeResult(p: QuantizePlan): CodebookQuantized {
-  const { code, bits, quant4, toCaller } = p.code;
-  let packed = p.indices;
-  if (quant4 === null) {
-    for (let i = 0; i < packed.length; i++) packed[i] = toCaller[packed[i]!]!;
-    packed = pack(packed, bits);
-  }
-  return { packed, absmax: p.absmax, code: code.slice(), bits, blockSize: p.blockSize, shape: p.shape };
+  return { packed: p.packed, absmax: p.absmax, code: p.code.code.slice(), bits: p.code.bits, blockSize: p.blockSize, shape: p.shape };
 }
 
 /** Blockwise absmax quantization of f32 src to the nearest entries of options.code, packed at options.bits. */
 export async function quantizeCodebook(src: Float32Array, options: QuantizeCodebookOptions): Promise<CodebookQuantized> {
   const plan = planQuantize(src, options);
   await callAsync(() => runQuantize(plan, true));
+  if (plan.code.quant4 === null) await callAsync(() => runPack(plan, true));
   return quantizeResult(plan);
 }
 
 export function quantizeCodebookSync(src: Float32Array, options: QuantizeCodebookOptions): CodebookQuantized {
   const plan = planQuantize(src, options);
   callSync(() => runQuantize(plan, false));
+  if (plan.code.quant4 === null) callSync(() => runPack(plan, false));
   return quantizeResult(plan);
 }
 
@@ -192,7 +166,7 @@ interface DequantizePlan {
   q: CodebookQuantized;
   code: CodePlan;
   n: number;
-  /** One code index per element (generic codes), or the packed nibbles (bnb tables). */
+  /** One code index per element, unpacked natively (generic codes), or the packed nibbles (bnb tables). */
   indices: Uint8Array;
   table: Float32Array;
   out: Float32Array;
@@ -213,15 +187,15 @@ function planDequantize(qArg: unknown, optionsArg: unknown): DequantizePlan {
   const blocks = Math.ceil(n / blockSize);
   if (absmax.length !== blocks) fail('KQ_LENGTH', `Expected ${blocks} entries in q.absmax (one per block of ${blockSize}) but received ${absmax.length}`);
   const device = resolveDevice(expectObject(optionsArg, 'options').device);
-  let indices = q.packed;
-  if (code.quant4 === null) {
-    indices = unpack(q.packed, n, code.bits);
-    const bad = indices.findIndex((i) => i >= code.code.length);
-    if (bad >= 0) fail('KQ_INVALID_ARGUMENT', `Expected code indices below ${code.code.length} (q.code's length) but element ${bad} holds ${indices[bad]}`);
-  }
+  const indices = code.quant4 === null ? new Uint8Array(n) : q.packed;
   const table = new Float32Array(256);
   table.set(code.code);
   return { q: { ...(q as CodebookQuantized), absmax, blockSize, shape }, code, n, indices, table, out: new Float32Array(n), device };
+}
+
+// The packed stream → one index per element, each checked below the code's length (generic codes only).
+function runUnpack<A extends boolean>(p: DequantizePlan, async: A) {
+  return native.bnbUnpackCodes(p.q.packed, p.code.bits, p.code.code.length, p.indices, async);
 }
 
 function runDequantize<A extends boolean>(p: DequantizePlan, async: A) {
@@ -233,12 +207,14 @@ function runDequantize<A extends boolean>(p: DequantizePlan, async: A) {
 /** code[index] · absmax per element, f32. bnb's NF4/FP4 tables decode with bnb's own table (FP4's code 8 is −0). */
 export async function dequantizeCodebook(q: CodebookQuantized, options?: CodebookDequantizeOptions): Promise<Float32Array> {
   const plan = planDequantize(q, options);
+  if (plan.code.quant4 === null) await callAsync(() => runUnpack(plan, true));
   await callAsync(() => runDequantize(plan, true));
   return plan.out;
 }
 
 export function dequantizeCodebookSync(q: CodebookQuantized, options?: CodebookDequantizeOptions): Float32Array {
   const plan = planDequantize(q, options);
+  if (plan.code.quant4 === null) callSync(() => runUnpack(plan, false));
   callSync(() => runDequantize(plan, false));
   return plan.out;
 }

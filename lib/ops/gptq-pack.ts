@@ -270,28 +270,27 @@ export function unpackGPTQSync(tensors: GPTQTensors): UnpackedGPTQ {
 
 // ---- dequantize ----
 
-// w[o, i] = scale[g, o] · (q[i, o] − z[g, o]) with g = g_idx[i], in f32 (README 4.4): the f64 product of an f32
-// scale and a small integer is exact, so storing it into a Float32Array rounds once, as f32 arithmetic does.
-function dequantizeUnpacked(u: UnpackedGPTQ): Float32Array {
-  const { rows, cols, codes, zeros, scales, gIdx } = u;
-  const groups = gptqGroupCount(cols, u.groupSize);
-  const out = new Float32Array(rows * cols);
-  for (let o = 0; o < rows; ++o) {
-    const base = o * cols;
-    const gBase = o * groups;
-    for (let i = 0; i < cols; ++i) {
-      const g = gBase + gIdx[i]!;
-      out[base + i] = scales[g]! * (codes[base + i]! - zeros[g]!);
-    }
-  }
-  return out;
+// w[o, i] = scale[g, o] · (q[i, o] − z[g, o]) with g = g_idx[i], in f32 (README 4.4), computed natively straight
+// from the packed tensors (native/ops/gptq/pack.h dequantize): the f16 scale times the small integer difference is
+// exact in f32, the value the f64 formula rounds to.
+function planDequantize(tensorsArg: unknown) {
+  const t = checkGPTQTensors(tensorsArg);
+  const w = new Float32Array(t.rows * t.cols);
+  const groups = gptqGroupCount(t.cols, t.groupSize);
+  const run = <A extends boolean>(async: A) =>
+    native.gptqDequantize(t.qweight, t.qzeros, t.scales, t.gIdx, w, t.rows, t.cols, groups, t.bits, FORMAT_CODES[t.format], async);
+  return { w, run };
 }
 
 /** The weight [rows, cols] f32 a GPTQ checkpoint layer stands for. */
 export async function dequantizeGPTQ(tensors: GPTQTensors): Promise<Float32Array> {
-  return dequantizeUnpacked(await unpackGPTQ(tensors));
+  const plan = planDequantize(tensors);
+  await callAsync(() => plan.run(true));
+  return plan.w;
 }
 
 export function dequantizeGPTQSync(tensors: GPTQTensors): Float32Array {
-  return dequantizeUnpacked(unpackGPTQSync(tensors));
+  const plan = planDequantize(tensors);
+  callSync(() => plan.run(false));
+  return plan.w;
 }

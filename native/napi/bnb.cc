@@ -150,6 +150,43 @@ Napi::Value dequantize_nested(const Napi::CallbackInfo& info) {
   return run_op(env, false, "kquant.bnbDequantizeNested", work, {});
 }
 
+// bnbPackCodes(indices u8 [n], bits, remap u8[256] | null, packed u8, async)
+Napi::Value pack_codes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ArrayArg indices = typed_array(info, 0, "indices", napi_uint8_array);
+  const int bits = static_cast<int>(int_arg(info, 1, "bits", 3, 8));
+  const ArrayArg remap = typed_array_of(info, 2, "remap", {napi_uint8_array}, true);
+  const ArrayArg packed = typed_array(info, 3, "packed", napi_uint8_array);
+  const bool async = bool_arg(info, 4, "async");
+  const bool has_remap = !info[2].IsNull() && !info[2].IsUndefined();
+  require_arg(env, !has_remap || remap.length == 256, "remap must have 256 entries");
+  require_arg(env, packed.length == bnb::packed_code_bytes(indices.length, bits),
+              "packed must have ceil(n * bits / 8) bytes for the n indices");
+  auto work = [=] {
+    return bnb::pack_codes(static_cast<const uint8_t*>(indices.data), indices.length, bits,
+                           has_remap ? static_cast<const uint8_t*>(remap.data) : nullptr,
+                           static_cast<uint8_t*>(packed.data));
+  };
+  return run_op(env, async, "kquant.bnbPackCodes", work, {info[0], info[2], info[3]});
+}
+
+// bnbUnpackCodes(packed u8, bits, limit, indices u8 [n], async)
+Napi::Value unpack_codes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ArrayArg packed = typed_array(info, 0, "packed", napi_uint8_array);
+  const int bits = static_cast<int>(int_arg(info, 1, "bits", 3, 8));
+  const int64_t limit = int_arg(info, 2, "limit", 1, 256);
+  const ArrayArg indices = typed_array(info, 3, "indices", napi_uint8_array);
+  const bool async = bool_arg(info, 4, "async");
+  require_arg(env, packed.length == bnb::packed_code_bytes(indices.length, bits),
+              "packed must have ceil(n * bits / 8) bytes for the n indices");
+  auto work = [=] {
+    return bnb::unpack_codes(static_cast<const uint8_t*>(packed.data), indices.length, bits, limit,
+                             static_cast<uint8_t*>(indices.data));
+  };
+  return run_op(env, async, "kquant.bnbUnpackCodes", work, {info[0], info[3]});
+}
+
 // bnbCode4(type) -> Float32Array(16)
 Napi::Value code4(const Napi::CallbackInfo& info) {
   const auto type = static_cast<bnb::Quant4>(int_arg(info, 0, "type", 0, 1));
@@ -170,6 +207,8 @@ void register_bnb(Napi::Env env, Napi::Object exports) {
   exports.Set("bnbDequantize8bit", Napi::Function::New(env, dequantize_8bit, "bnbDequantize8bit"));
   exports.Set("bnbQuantizeNested", Napi::Function::New(env, quantize_nested, "bnbQuantizeNested"));
   exports.Set("bnbDequantizeNested", Napi::Function::New(env, dequantize_nested, "bnbDequantizeNested"));
+  exports.Set("bnbPackCodes", Napi::Function::New(env, pack_codes, "bnbPackCodes"));
+  exports.Set("bnbUnpackCodes", Napi::Function::New(env, unpack_codes, "bnbUnpackCodes"));
   exports.Set("bnbCode4", Napi::Function::New(env, code4, "bnbCode4"));
   exports.Set("bnbDynamicMap", Napi::Function::New(env, dynamic_map, "bnbDynamicMap"));
 }

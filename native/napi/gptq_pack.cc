@@ -105,6 +105,36 @@ Napi::Value unpack_qzeros(const Napi::CallbackInfo& info) {
   return run_op(info.Env(), a.async, "kquant.gptqUnpackQzeros", work, {info[0], info[1]});
 }
 
+// gptqDequantize(qweight i32 [in·bits/32·out], qzeros i32 [groups·out·bits/32], scales u16 f16 [groups·out],
+//                gIdx i32 [in], w f32 [out·in], out, in, groups, bits, format 0 v1 | 1 v2, async)
+Napi::Value dequantize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ArrayArg qweight = typed_array(info, 0, "qweight", napi_int32_array);
+  const ArrayArg qzeros = typed_array(info, 1, "qzeros", napi_int32_array);
+  const ArrayArg scales = typed_array(info, 2, "scales", napi_uint16_array);
+  const ArrayArg g_idx = typed_array(info, 3, "gIdx", napi_int32_array);
+  const ArrayArg w = typed_array(info, 4, "w", napi_float32_array);
+  const int64_t out = int_arg(info, 5, "out", 1, kMaxDim);
+  const int64_t in = int_arg(info, 6, "in", 1, kMaxDim);
+  const int64_t groups = int_arg(info, 7, "groups", 1, kMaxDim);
+  const int bits = static_cast<int>(int_arg(info, 8, "bits", 1, 32));
+  const auto format = static_cast<gptq::ZeroFormat>(int_arg(info, 9, "format", 0, 1));
+  const bool async = bool_arg(info, 10, "async");
+  require_arg(env, !packable(bits, in) || is_product(qweight.length, gptq::packed_words(in, bits), out),
+              "qweight must have in * bits / 32 * out elements");
+  require_arg(env, !packable(bits, out) || is_product(qzeros.length, groups, gptq::packed_words(out, bits)),
+              "qzeros must have groups * out * bits / 32 elements");
+  require_arg(env, is_product(scales.length, groups, out), "scales must have groups * out elements");
+  require_arg(env, g_idx.length == in, "gIdx must have in elements");
+  require_arg(env, is_product(w.length, out, in), "w must have out * in elements");
+  auto work = [=] {
+    return gptq::dequantize(static_cast<const int32_t*>(qweight.data), static_cast<const int32_t*>(qzeros.data),
+                            static_cast<const uint16_t*>(scales.data), static_cast<const int32_t*>(g_idx.data), out,
+                            in, groups, bits, format, static_cast<float*>(w.data));
+  };
+  return run_op(env, async, "kquant.gptqDequantize", work, {info[0], info[1], info[2], info[3], info[4]});
+}
+
 }  // namespace
 
 void register_gptq_pack(Napi::Env env, Napi::Object exports) {
@@ -112,6 +142,7 @@ void register_gptq_pack(Napi::Env env, Napi::Object exports) {
   exports.Set("gptqUnpackQweight", Napi::Function::New(env, unpack_qweight, "gptqUnpackQweight"));
   exports.Set("gptqPackQzeros", Napi::Function::New(env, pack_qzeros, "gptqPackQzeros"));
   exports.Set("gptqUnpackQzeros", Napi::Function::New(env, unpack_qzeros, "gptqUnpackQzeros"));
+  exports.Set("gptqDequantize", Napi::Function::New(env, dequantize, "gptqDequantize"));
 }
 
 }  // namespace kq::napi

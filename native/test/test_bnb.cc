@@ -341,6 +341,69 @@ void argument_checks() {
         "n = 0 is a valid empty tensor");
 }
 
+// Codebook index packing against bytes built bit by bit from bnb.h's description, round trips for every width
+// on random indices (sizes that cut runs of 8 and split over tasks), the remap, and the errors.
+std::vector<uint8_t> reference_code_bytes(const std::vector<uint8_t>& v, int bits) {
+  std::vector<uint8_t> bytes((v.size() * bits + 7) / 8, 0);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (bits == 4) {
+      bytes[i / 2] |= static_cast<uint8_t>(v[i] << (i % 2 == 0 ? 4 : 0));
+      continue;
+    }
+    for (int b = 0; b < bits; ++b) {
+      const size_t k = i * bits + b;
+      bytes[k / 8] |= static_cast<uint8_t>(((v[i] >> b) & 1) << (k % 8));
+    }
+  }
+  return bytes;
+}
+
+void code_packing_checks() {
+  std::mt19937 rng(7);
+  for (int bits = 3; bits <= 8; ++bits)
+    for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{7}, int64_t{8}, int64_t{9}, int64_t{17}, int64_t{1000},
+                      int64_t{100003}}) {
+      const std::string what = format("codes %d bits n %lld", bits, static_cast<long long>(n));
+      std::vector<uint8_t> indices(n);
+      for (uint8_t& v : indices) v = static_cast<uint8_t>(rng() & ((1u << bits) - 1));
+      const std::vector<uint8_t> expected = reference_code_bytes(indices, bits);
+      const int64_t bytes = bnb::packed_code_bytes(n, bits);
+      std::vector<uint8_t> packed(bytes + kGuard, kCanary);
+      Status st = bnb::pack_codes(indices.data(), n, bits, nullptr, packed.data());
+      check(st.ok() && static_cast<int64_t>(expected.size()) == bytes &&
+                std::equal(expected.begin(), expected.end(), packed.begin()) && guard_intact(packed, bytes),
+            what + ": packed bytes " + st.message);
+      std::vector<uint8_t> back(n + kGuard, kCanary);
+      st = bnb::unpack_codes(packed.data(), n, bits, 1 << bits, back.data());
+      check(st.ok() && std::equal(indices.begin(), indices.end(), back.begin()) && guard_intact(back, n),
+            what + ": round trip " + st.message);
+
+      // A remap equals packing the mapped indices.
+      uint8_t remap[256];
+      for (int j = 0; j < 256; ++j) remap[j] = static_cast<uint8_t>((j * 5 + 3) & ((1 << bits) - 1));
+      std::vector<uint8_t> mapped(n);
+      for (int64_t i = 0; i < n; ++i) mapped[i] = remap[indices[i]];
+      std::vector<uint8_t> remapped(bytes);
+      st = bnb::pack_codes(indices.data(), n, bits, remap, remapped.data());
+      check(st.ok() && remapped == reference_code_bytes(mapped, bits), what + ": remap " + st.message);
+    }
+
+  std::vector<uint8_t> indices(64, 1), packed(64);
+  indices[37] = 8;
+  Status st = bnb::pack_codes(indices.data(), 64, 3, nullptr, packed.data());
+  check(st.code == Code::invalid_argument && st.message.find("element 37 has index 8") != std::string::npos,
+        "pack_codes names an index past the width: " + st.message);
+  check(bnb::pack_codes(indices.data(), 64, 4, nullptr, packed.data()).ok(), "index 8 fits in 4 bits");
+  std::vector<uint8_t> back(64);
+  st = bnb::unpack_codes(packed.data(), 64, 4, 5, back.data());
+  check(st.code == Code::invalid_argument && st.message.find("below 5") != std::string::npos &&
+            st.message.find("element 37 holds 8") != std::string::npos,
+        "unpack_codes names the first index past the code's length: " + st.message);
+  check(bnb::pack_codes(indices.data(), 64, 2, nullptr, packed.data()).code == Code::invalid_argument &&
+            bnb::unpack_codes(packed.data(), 64, 9, 256, back.data()).code == Code::invalid_argument,
+        "code packing refuses bits outside 3 to 8");
+}
+
 // The driver against a serial block-by-block pass of kernels_ref, on sizes that cut blocks across tasks.
 void split_checks() {
   const bnb::Kernels& k = bnb::kernels_ref;
@@ -640,6 +703,7 @@ void bnb_driver_suite() {
   non_finite_checks();
   argument_checks();
   split_checks();
+  code_packing_checks();
 }
 
 void bnb_cuda_suite() {

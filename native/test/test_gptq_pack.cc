@@ -1,13 +1,16 @@
 // GPTQ checkpoint packing (ops/gptq/pack.h) against words built by hand from README section 4's description
 // (2/4/8 bits: pf fields per word, little end first; 3 bits: the 10-1-10-1-10 scheme written out field by
 // field), round trips on fresh random codes and zero points for every bit width and both zero-point formats,
-// edge values (all 0, all maxq, a v1 zero point of 0 that borrows), and errors naming the argument.
+// edge values (all 0, all maxq, a v1 zero point of 0 that borrows), dequantize against a plain loop over the
+// unpacked values, and errors naming the argument.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "../core/half.h"
 #include "../ops/gptq/pack.h"
 #include "check.h"
 
@@ -17,6 +20,7 @@ namespace {
 using gptq::ZeroFormat;
 
 constexpr int kBits[] = {2, 3, 4, 8};
+constexpr float kPoison = -12345.0f;  // marks the element past the output
 
 // Words for one run of values along the packed dimension, written out from the README's description.
 std::vector<uint32_t> reference_words(const std::vector<uint32_t>& v, int bits) {
@@ -121,6 +125,63 @@ void qzeros_cases(std::mt19937& gen, uint32_t seed) {
         }
 }
 
+// dequantize on packed tensors vs a straightforward loop over the unpacked codes and zero points, in f64 and
+// rounded once to f32 (lib/ops/gptq-pack.ts's former formula), with shuffled (act-order) g_idx and both formats.
+void dequantize_cases(std::mt19937& gen, uint32_t seed) {
+  const Layer layers[] = {{32, 32, 1}, {64, 96, 3}, {96, 160, 5}, {33 * 32, 64, 2}};
+  for (int bits : kBits)
+    for (ZeroFormat fmt : {ZeroFormat::v1, ZeroFormat::v2})
+      for (const Layer& L : layers) {
+        const int64_t out = L.out, in = L.in, groups = L.groups;
+        const int maxq = (1 << bits) - 1;
+        std::uniform_int_distribution<int> level(0, maxq);
+        std::normal_distribution<float> scale(0.0f, 0.02f);
+        std::vector<uint8_t> codes(out * in);
+        std::vector<int32_t> zeros(out * groups), g_idx(in);
+        std::vector<uint16_t> scales(groups * out);
+        for (auto& c : codes) c = static_cast<uint8_t>(level(gen));
+        for (auto& z : zeros) z = level(gen);
+        for (auto& h : scales) h = f32_to_f16_bits(scale(gen));
+        for (int64_t i = 0; i < in; ++i) g_idx[i] = static_cast<int32_t>(i * groups / in);
+        std::shuffle(g_idx.begin(), g_idx.end(), gen);
+        std::vector<int32_t> qweight(gptq::packed_words(in, bits) * out), qzeros(groups * gptq::packed_words(out, bits));
+        const std::string what = format("gptq dequantize bits %d %s out %lld in %lld groups %lld seed %u", bits,
+                                        fmt == ZeroFormat::v1 ? "v1" : "v2", static_cast<long long>(out),
+                                        static_cast<long long>(in), static_cast<long long>(groups), seed);
+        if (!check(gptq::pack_qweight(codes.data(), out, in, bits, qweight.data()).ok() &&
+                       gptq::pack_qzeros(zeros.data(), out, groups, bits, fmt, qzeros.data()).ok(),
+                   what + ": packing"))
+          continue;
+        std::vector<float> w(out * in + 1, kPoison);
+        const Status st = gptq::dequantize(qweight.data(), qzeros.data(), scales.data(), g_idx.data(), out, in, groups,
+                                           bits, fmt, w.data());
+        FirstMismatch bad;
+        for (int64_t o = 0; o < out; ++o)
+          for (int64_t i = 0; i < in; ++i) {
+            const int64_t g = g_idx[i];
+            const double s = f16_bits_to_f32(scales[g * out + o]);
+            const float expected = static_cast<float>(s * (codes[o * in + i] - zeros[o * groups + g]));
+            const float got = w[o * in + i];
+            if (f32_bits(got) != f32_bits(expected))
+              bad.add(format("w[%lld, %lld] = %g, expected %g", static_cast<long long>(o), static_cast<long long>(i),
+                             got, expected));
+          }
+        check(st.ok() && bad.count == 0 && f32_bits(w.back()) == f32_bits(kPoison),
+              what + ": " + st.message + bad.describe());
+      }
+  std::vector<int32_t> words(64 * 64), g_idx(64, 0);
+  std::vector<uint16_t> scales(64 * 2);
+  std::vector<float> w(64 * 64);
+  g_idx[9] = 2;
+  const Status st = gptq::dequantize(words.data(), words.data(), scales.data(), g_idx.data(), 64, 64, 2, 4,
+                                     ZeroFormat::v1, w.data());
+  check(st.code == Code::invalid_argument && st.message.find("g_idx[9] = 2") != std::string::npos,
+        "gptq dequantize names a g_idx past the groups: " + st.message);
+  check(gptq::dequantize(words.data(), words.data(), scales.data(), g_idx.data(), 64, 48, 2, 3, ZeroFormat::v1,
+                         w.data()).code == Code::shape,
+        "gptq dequantize refuses an in the packing cannot hold");
+}
+
 // Words the README names: sym 4-bit v1 is 0x77777777, v2 0x88888888; codes 0..7 pack to 0x76543210.
 void known_words() {
   std::vector<int32_t> zeros(8, 8), q(1);
@@ -171,6 +232,7 @@ void gptq_pack_suite() {
   std::mt19937 gen(seed);
   qweight_cases(gen, seed);
   qzeros_cases(gen, seed);
+  dequantize_cases(gen, seed);
   known_words();
   errors();
   std::printf("gptq pack: %d passed, %d failed (seed %u)\n", tally().passed - before.passed,

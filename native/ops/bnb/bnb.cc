@@ -81,6 +81,29 @@ Status scale_blocks(const float* src, int64_t n, int64_t blocksize, float* absma
   return any.load() ? non_finite_error(src, n) : Status::success();
 }
 
+Status check_code_bits(int64_t n, int bits) {
+  if (n < 0) return error(Code::shape, "n must be non-negative, got " + std::to_string(n));
+  if (bits < 3 || bits > 8) return error(Code::invalid_argument, "bits must be 3 to 8, got " + std::to_string(bits));
+  return Status::success();
+}
+
+// Calls body(begin, length) over [0, n) in runs of whole groups of 8 elements: 8 elements fill exactly `bits`
+// bytes, so every run starts on a byte and no two tasks share one.
+template <typename Body>
+void for_code_runs(int64_t n, const Body& body) {
+  parallel_for((n + 7) / 8, kTaskElements / 8, [&](int64_t r0, int64_t r1) {
+    const int64_t begin = r0 * 8;
+    body(begin, std::min(r1 * 8, n) - begin);
+  });
+}
+
+// Lowers *first to i (the first bad element over all tasks).
+void note_first(std::atomic<int64_t>* first, int64_t i) {
+  int64_t seen = first->load();
+  while (i < seen && !first->compare_exchange_weak(seen, i)) {
+  }
+}
+
 }  // namespace
 
 Status quantize_4bit(const float* src, int64_t n, int64_t blocksize, Quant4 type, uint8_t* packed, float* absmax,
@@ -130,6 +153,45 @@ Status dequantize_8bit(const uint8_t* codes, int64_t n, int64_t blocksize, const
     active_kernels().decode8_run(codes + begin, length, code, absmax[b], out + begin);
   });
   return Status::success();
+}
+
+Status pack_codes(const uint8_t* indices, int64_t n, int bits, const uint8_t* remap, uint8_t* packed) {
+  KQ_RETURN_IF_ERROR(check_code_bits(n, bits));
+  const uint32_t limit = 1u << bits;
+  std::atomic<int64_t> first_bad{n};
+  for_code_runs(n, [&](int64_t begin, int64_t length) {
+    for (int64_t i = begin; i < begin + length; ++i) {
+      if ((remap != nullptr ? remap[indices[i]] : indices[i]) >= limit) {
+        note_first(&first_bad, i);
+        break;
+      }
+    }
+    pack_codes_run_ref(indices + begin, length, bits, remap, packed + begin / 8 * bits);
+  });
+  const int64_t bad = first_bad.load();
+  if (bad == n) return Status::success();
+  const int value = remap != nullptr ? remap[indices[bad]] : indices[bad];
+  return error(Code::invalid_argument, "element " + std::to_string(bad) + " has index " + std::to_string(value) +
+                                           ", which does not fit in " + std::to_string(bits) + " bits");
+}
+
+Status unpack_codes(const uint8_t* packed, int64_t n, int bits, int64_t limit, uint8_t* indices) {
+  KQ_RETURN_IF_ERROR(check_code_bits(n, bits));
+  std::atomic<int64_t> first_bad{n};
+  for_code_runs(n, [&](int64_t begin, int64_t length) {
+    unpack_codes_run_ref(packed + begin / 8 * bits, length, bits, indices + begin);
+    for (int64_t i = begin; i < begin + length; ++i) {
+      if (indices[i] >= limit) {
+        note_first(&first_bad, i);
+        break;
+      }
+    }
+  });
+  const int64_t bad = first_bad.load();
+  if (bad == n) return Status::success();
+  return error(Code::invalid_argument, "Expected code indices below " + std::to_string(limit) +
+                                           " (the code's length) but element " + std::to_string(bad) + " holds " +
+                                           std::to_string(indices[bad]));
 }
 
 Status quantize_nested(const float* absmax, int64_t n, int64_t nested_blocksize, const float* code, bool offset_given,

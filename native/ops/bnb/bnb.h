@@ -47,6 +47,17 @@ Status quantize_nested(const float* absmax, int64_t n, int64_t nested_blocksize,
 Status dequantize_nested(const uint8_t* qabsmax, int64_t n, int64_t nested_blocksize, const float* code,
                          const float* absmax2, float offset, float* absmax);
 
+// Codebook indices (lib/ops/codebook.ts) packed at `bits` = 3 … 8 per element into packed_code_bytes(n, bits)
+// bytes: 8 bits one byte each; 4 bits two per byte, the even element in the HIGH nibble (bnb's layout), an odd n
+// padding the last low nibble with 0; 3/5/6/7 bits one little-endian bit stream, element i at stream bits
+// [i·bits, (i + 1)·bits), least significant first, the unused high bits of the last byte 0. Eight elements
+// always fill exactly `bits` bytes, so the driver splits the work into runs of eight.
+inline int64_t packed_code_bytes(int64_t n, int bits) { return (n * bits + 7) / 8; }
+// remap (256 entries, or null) replaces each index before packing; every stored index must be < 2^bits.
+Status pack_codes(const uint8_t* indices, int64_t n, int bits, const uint8_t* remap, uint8_t* packed);
+// The inverse; every index must be below `limit` (the codebook's length), or invalid_argument names the first.
+Status unpack_codes(const uint8_t* packed, int64_t n, int bits, int64_t limit, uint8_t* indices);
+
 // Defined in cuda.cu, only in builds with CUDA; drivers reach them through run_on_cuda.
 Status quantize_4bit_cuda(const float* src, int64_t n, int64_t blocksize, Quant4 type, uint8_t* packed,
                           float* absmax);

@@ -22,6 +22,12 @@ struct Kernels {
   void (*decode8_run)(const uint8_t* codes, int64_t n, const float* code, float absmax, float* out);
 };
 
+// Codebook index packing (bnb.h pack_codes) of one run starting on an element index that is a multiple of 8,
+// so it starts on a byte. Scalar only: bit shuffling bound by memory. Indices are masked to `bits`, so a bad
+// one (the driver reports it) cannot write past the run's bytes.
+void pack_codes_run_ref(const uint8_t* indices, int64_t n, int bits, const uint8_t* remap, uint8_t* packed);
+void unpack_codes_run_ref(const uint8_t* packed, int64_t n, int bits, uint8_t* indices);
+
 extern const Kernels kernels_ref;
 extern const Kernels kernels_avx2;    // avx2.cc
 extern const Kernels kernels_avx512;  // avx512.cc

@@ -71,6 +71,44 @@ void decode8_run_ref(const uint8_t* codes, int64_t n, const float* code, float a
 
 }  // namespace
 
+void pack_codes_run_ref(const uint8_t* indices, int64_t n, int bits, const uint8_t* remap, uint8_t* packed) {
+  const uint32_t mask = (1u << bits) - 1u;
+  auto index = [=](int64_t i) -> uint32_t { return (remap != nullptr ? remap[indices[i]] : indices[i]) & mask; };
+  if (bits == 8) {
+    for (int64_t i = 0; i < n; ++i) packed[i] = static_cast<uint8_t>(index(i));
+    return;
+  }
+  if (bits == 4) {
+    for (int64_t i = 0; i < n; i += 2) packed[i / 2] = static_cast<uint8_t>(index(i) << 4 | (i + 1 < n ? index(i + 1) : 0));
+    return;
+  }
+  std::fill(packed, packed + packed_code_bytes(n, bits), uint8_t{0});
+  for (int64_t i = 0, bit = 0; i < n; ++i, bit += bits) {
+    const uint32_t word = index(i) << (bit & 7);  // at most 7 + 7 bits: spans two bytes
+    packed[bit >> 3] |= static_cast<uint8_t>(word);
+    if (word > 0xff) packed[(bit >> 3) + 1] |= static_cast<uint8_t>(word >> 8);
+  }
+}
+
+void unpack_codes_run_ref(const uint8_t* packed, int64_t n, int bits, uint8_t* indices) {
+  if (bits == 8) {
+    std::copy(packed, packed + n, indices);
+    return;
+  }
+  if (bits == 4) {
+    for (int64_t i = 0; i < n; ++i) indices[i] = static_cast<uint8_t>(i % 2 == 0 ? packed[i / 2] >> 4 : packed[i / 2] & 0xf);
+    return;
+  }
+  const uint32_t mask = (1u << bits) - 1u;
+  for (int64_t i = 0, bit = 0; i < n; ++i, bit += bits) {
+    const int64_t byte = bit >> 3;
+    const int shift = static_cast<int>(bit & 7);
+    // The next byte only when the element reaches into it: it then lies inside the stream.
+    const uint32_t word = packed[byte] | (shift + bits > 8 ? static_cast<uint32_t>(packed[byte + 1]) << 8 : 0u);
+    indices[i] = static_cast<uint8_t>((word >> shift) & mask);
+  }
+}
+
 const Kernels kernels_ref = {absmax_run_ref, encode4_run_ref, encode8_run_ref, decode4_run_ref, decode8_run_ref};
 
 }  // namespace kq::bnb

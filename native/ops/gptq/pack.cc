@@ -1,10 +1,13 @@
-// GPTQ checkpoint packing (pack.h). Scalar: the work is bit shuffling bound by memory, split over the thread
-// pool by packing units along the packed dimension (qweight) or by groups (qzeros).
+// GPTQ checkpoint packing and dequantization (pack.h). Scalar: the work is bit shuffling bound by memory, split
+// over the thread pool by packing units along the packed dimension (qweight), by groups (qzeros) or by rows
+// (dequantize).
 #include "pack.h"
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
+#include "../../core/half.h"
 #include "../../core/thread_pool.h"
 
 namespace kq::gptq {
@@ -178,6 +181,47 @@ Status unpack_qzeros(const int32_t* qzeros, int64_t out, int64_t groups, int bit
         for (int64_t k = 0; k < unit; ++k) {
           const uint32_t z = v1 && bits == 3 ? (values[k] + 1u) & 7u : values[k];
           zeros[(u * unit + k) * groups + g] = static_cast<int32_t>(z);
+        }
+      }
+    }
+  });
+  return Status::success();
+}
+
+Status dequantize(const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales_f16, const int32_t* g_idx,
+                  int64_t out, int64_t in, int64_t groups, int bits, ZeroFormat format, float* w) {
+  KQ_RETURN_IF_ERROR(check_dims(bits, in, "in", out, "out"));
+  for (int64_t i = 0; i < in; ++i) {
+    if (g_idx[i] < 0 || g_idx[i] >= groups) {
+      return error(Code::invalid_argument, "g_idx[" + std::to_string(i) + "] = " + std::to_string(g_idx[i]) +
+                                               " is outside [0, " + std::to_string(groups - 1) + "] (groups)");
+    }
+  }
+  std::vector<int32_t> zeros(static_cast<size_t>(out * groups));  // [out, groups]
+  KQ_RETURN_IF_ERROR(unpack_qzeros(qzeros, out, groups, bits, format, zeros.data()));
+  std::vector<float> scales(static_cast<size_t>(groups * out));  // [groups, out]
+  parallel_for(groups * out, 65536, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) scales[k] = f16_bits_to_f32(scales_f16[k]);
+  });
+  const int64_t unit = pack_unit(bits);
+  const int64_t words = unit * bits / 32;
+  // qweight is [in·bits/32, out]: a tile of consecutive rows reads whole cache lines of each word row.
+  constexpr int64_t kTile = 16;
+  parallel_for((out + kTile - 1) / kTile, std::max<int64_t>(1, 65536 / (kTile * in)), [&](int64_t t0, int64_t t1) {
+    uint32_t values[kMaxUnit];
+    uint32_t packed[kMaxUnit];
+    const int64_t o_end = std::min(out, t1 * kTile);
+    for (int64_t o0 = t0 * kTile; o0 < o_end; o0 += kTile) {
+      for (int64_t u = 0; u < in / unit; ++u) {
+        for (int64_t o = o0; o < std::min(o_end, o0 + kTile); ++o) {
+          for (int64_t k = 0; k < words; ++k) packed[k] = static_cast<uint32_t>(qweight[(u * words + k) * out + o]);
+          unpack_stream(packed, unit, bits, values);
+          for (int64_t k = 0; k < unit; ++k) {
+            const int64_t i = u * unit + k;
+            const int64_t g = g_idx[i];
+            const int32_t diff = static_cast<int32_t>(values[k]) - zeros[o * groups + g];
+            w[o * in + i] = scales[g * out + o] * static_cast<float>(diff);
+          }
         }
       }
     }

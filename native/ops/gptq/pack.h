@@ -37,4 +37,11 @@ Status pack_qzeros(const int32_t* zeros, int64_t out, int64_t groups, int bits, 
 // qzeros int32 [groups, out·bits/32] → zeros int32 [out, groups] (v2 meaning: the zero point itself).
 Status unpack_qzeros(const int32_t* qzeros, int64_t out, int64_t groups, int bits, ZeroFormat format, int32_t* zeros);
 
+// The f32 weight [out, in] a checkpoint layer stands for (README 4.4): w[o, i] = f32(scales[g, o]) · (q[i, o] −
+// z[g, o]) with g = g_idx[i], q from qweight, z from qzeros in `format` (as unpack_qzeros), scales f16 bits
+// [groups, out] and g_idx [in], each in [0, groups). The f16 scale has 11 significant bits and the difference at
+// most 9, so the f32 product is exact: the value the f64 formula rounds to. Spreads rows over the thread pool.
+Status dequantize(const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales_f16, const int32_t* g_idx,
+                  int64_t out, int64_t in, int64_t groups, int bits, ZeroFormat format, float* w);
+
 }  // namespace kq::gptq
