@@ -15,6 +15,10 @@ export type Scheme = (typeof Scheme)[keyof typeof Scheme];
 export const HalfKind = { f16: 0, bf16: 1 } as const;
 export type HalfKind = (typeof HalfKind)[keyof typeof HalfKind];
 
+// native/ops/ternary/quantize.h Scheme and Packing.
+export const TernaryScheme = { ternary: 0, binary: 1 } as const;
+export const TritPackingCode = { '2bit': 0, base3: 1 } as const;
+
 // Matches native/ops/bnb/bnb.h Quant4.
 export const Quant4 = { nf4: 0, fp4: 1 } as const;
 export type Quant4 = (typeof Quant4)[keyof typeof Quant4];
@@ -325,6 +329,12 @@ export interface NativeAddon {
   // Ternary GEMV (native/ops/ternary/ternary.h): trits int8 [n·k] in {-1, 0, 1}, scales f32 [1 | n]; x, y f32.
   ternaryPrepare<A extends boolean>(handle: unknown, trits: Int8Array, scales: Float32Array, n: number, k: number, async: A): OpResult<A>;
   ternaryMatmul<A extends boolean>(handle: unknown, x: Float32Array, m: number, y: Float32Array, async: A): OpResult<A>;
+  // BitNet quantizers (native/ops/ternary/quantize.h): scheme 0 ternary | 1 binary; scales f32 [perRow ? n : 1].
+  ternaryQuantize<A extends boolean>(w: Float32Array, n: number, k: number, scheme: 0 | 1, perRow: boolean, trits: Int8Array, scales: Float32Array, device: DeviceCode, async: A): OpResult<A>;
+  ternaryDequantize<A extends boolean>(trits: Int8Array, scales: Float32Array, n: number, k: number, out: Float32Array, device: DeviceCode, async: A): OpResult<A>;
+  // Trit packings, synchronous: packing 0 '2bit' | 1 'base3'; bytes ⌈count / (4 | 5)⌉.
+  ternaryPack(trits: Int8Array, packing: 0 | 1, bytes: Uint8Array): void;
+  ternaryUnpack(bytes: Uint8Array, count: number, packing: 0 | 1, trits: Int8Array): void;
 }
 
 // The package root holds package.json, build/ and prebuilds/; this file runs from lib/ (tests) or

@@ -247,8 +247,11 @@ export {
 export { fakeQuantize, fakeQuantizeSync, FAKE_QUANT_FORMATS, type FakeQuantFormat, type FakeQuantizeOptions, type FakeQuantized } from './ops/fake-quantize.js';
 export {
   quantizeTernary,
+  quantizeTernarySync,
   quantizeBinary,
+  quantizeBinarySync,
   dequantizeTernary,
+  dequantizeTernarySync,
   packTrits,
   unpackTrits,
   ternaryToGGML,
@@ -264,6 +267,7 @@ export {
   type TritPacking,
   type QuantizeTernaryOptions,
   type QuantizeBinaryOptions,
+  type DequantizeTernaryOptions,
   type PrepareTernaryOptions,
   type TernaryMatmulOptions,
 } from './ops/ternary.js';

@@ -9,7 +9,7 @@ import {
   dequantizeBlockwiseSync,
   dequantizeCodebookSync,
   dequantizeGGMLSync,
-  dequantizeTernary,
+  dequantizeTernarySync,
   dequantizeZeroPointSync,
   fakeQuantize,
   fakeQuantizeSync,
@@ -17,8 +17,8 @@ import {
   makeQuantileCode,
   quantize4bitSync,
   quantizeAbsmaxSync,
-  quantizeBinary,
-  quantizeTernary,
+  quantizeBinarySync,
+  quantizeTernarySync,
   quantizeBlockwiseSync,
   quantizeCodebookSync,
   quantizeGGMLSync,
@@ -68,7 +68,7 @@ const cases: Case[] = [
     options: { code, blockSize: 32 },
     direct: (x) => dequantizeCodebookSync(quantizeCodebookSync(x, { code, blockSize: 32 })),
   })),
-  { name: 'binary per row', format: 'binary', options: { shape, granularity: 'per-row' }, direct: (x) => dequantizeTernary(quantizeBinary(x, [ROWS, COLS], { scale: 'per-row' })) },
+  { name: 'binary per row', format: 'binary', options: { shape, granularity: 'per-row' }, direct: (x) => dequantizeTernarySync(quantizeBinarySync(x, [ROWS, COLS], { scale: 'per-row' })) },
   ...GGML_QUANT_TYPES.map((type): Case => ({ name: type, format: type, options: {}, direct: (x) => dequantizeGGMLSync(type, quantizeGGMLSync(type, x), x.length) })),
 ];
 
@@ -153,9 +153,9 @@ describe('straight-through mask', () => {
   for (const granularity of ['per-tensor', 'per-row'] as const) {
     it(`ternary ${granularity}: 0 exactly where RoundClip clipped`, async () => {
       const x = weights(granularity.length);
-      const q = quantizeTernary(x, [ROWS, COLS], { granularity });
+      const q = quantizeTernarySync(x, [ROWS, COLS], { granularity });
       const { y, mask } = fakeQuantizeSync(x, 'ternary', { shape, granularity, ste: true });
-      expect(bitsOf(y)).toEqual(bitsOf(dequantizeTernary(q)));
+      expect(bitsOf(y)).toEqual(bitsOf(dequantizeTernarySync(q)));
       expect(bitsOf((await fakeQuantize(x, 'ternary', { shape, granularity })).y)).toEqual(bitsOf(y));
       let clipped = 0;
       mask!.forEach((m, i) => {

@@ -8,15 +8,18 @@ import {
   backend,
   dequantizeGGMLSync,
   dequantizeTernary,
+  dequantizeTernarySync,
   encodeGGUF,
   fromFloat16Sync,
   packTrits,
   prepareTernaryWeights,
   prepareTernaryWeightsSync,
   quantizeBinary,
+  quantizeBinarySync,
   quantizeGGMLSync,
   quantizePerTokenSync,
   quantizeTernary,
+  quantizeTernarySync,
   readGGUF,
   setSimd,
   ternaryFromGGML,
@@ -26,6 +29,7 @@ import {
   TERNARY_EPSILON,
   toFloat16Sync,
   unpackTrits,
+  type SimdLevel,
   type TernaryQuantized,
 } from '../lib/index.js';
 import { expectKquantError } from './helpers/errors.js';
@@ -51,13 +55,13 @@ function rintEven(v: number): number {
   return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-describe('quantizeTernary (BitNet b1.58 absmean)', () => {
+describe('quantizeTernarySync (BitNet b1.58 absmean)', () => {
   for (const granularity of ['per-tensor', 'per-row'] as const) {
     it(`${granularity}: γ = mean |W|, trits = RoundClip(W / (γ + ε), −1, 1)`, () => {
       const n = 37;
       const k = 129;
       const w = fresh(n * k, 0.02);
-      const q = quantizeTernary(w, [n, k], { scale: 'absmean', granularity });
+      const q = quantizeTernarySync(w, [n, k], { scale: 'absmean', granularity });
       const groups = granularity === 'per-row' ? n : 1;
       expect(q.scales.length).toBe(groups);
       expect(q.shape).toEqual([n, k]);
@@ -79,38 +83,38 @@ describe('quantizeTernary (BitNet b1.58 absmean)', () => {
       expect(zeros / (n * k), at('fraction of zero trits')).toBeGreaterThan(0.25);
       expect(zeros / (n * k), at('fraction of zero trits')).toBeLessThan(0.37);
       if (granularity === 'per-tensor') expect(q.scale).toBe(q.scales[0]);
-      const back = dequantizeTernary(q);
+      const back = dequantizeTernarySync(q);
       for (let i = 0; i < n * k; i++) expect(back[i]).toBe(q.trits[i]! * q.scales[granularity === 'per-row' ? Math.floor(i / k) : 0]!);
     });
   }
 
   it('an all-zero tensor gives zero trits and scale 0; a small worked example', () => {
     expect(TERNARY_EPSILON).toBe(1e-5);
-    const z = quantizeTernary(new Float32Array(6), [2, 3]);
+    const z = quantizeTernarySync(new Float32Array(6), [2, 3]);
     expect(Array.from(z.trits)).toEqual([0, 0, 0, 0, 0, 0]);
     expect(z.scale).toBe(0);
     // γ = (1 + 1 + 3 + 0.5) / 4 = 1.375; W / (γ + ε) = 0.727, −0.727, 2.18, 0.364.
-    const q = quantizeTernary(Float32Array.of(1, -1, 3, 0.5), [1, 4]);
+    const q = quantizeTernarySync(Float32Array.of(1, -1, 3, 0.5), [1, 4]);
     expect(Array.from(q.trits)).toEqual([1, -1, 1, 0]);
     expect(q.scale).toBe(1.375);
   });
 
   it('rejects bad input', () => {
-    expectKquantError(() => quantizeTernary(new Float32Array(6), [4, 2]), 'KQ_LENGTH', /shape/);
-    expectKquantError(() => quantizeTernary(Float32Array.of(1, NaN), [1, 2]), 'KQ_NON_FINITE', /weight\[1\]/);
-    expectKquantError(() => quantizeTernary(new Float32Array(2), [1, 2], { scale: 'absmax' as 'absmean' }), 'KQ_INVALID_ARGUMENT', /options.scale/);
-    expectKquantError(() => quantizeTernary([1, 2] as unknown as Float32Array, [1, 2]), 'KQ_DTYPE', /weight/);
+    expectKquantError(() => quantizeTernarySync(new Float32Array(6), [4, 2]), 'KQ_LENGTH', /shape/);
+    expectKquantError(() => quantizeTernarySync(Float32Array.of(1, NaN), [1, 2]), 'KQ_NON_FINITE', /weight\[1\]/);
+    expectKquantError(() => quantizeTernarySync(new Float32Array(2), [1, 2], { scale: 'absmax' as 'absmean' }), 'KQ_INVALID_ARGUMENT', /options.scale/);
+    expectKquantError(() => quantizeTernarySync([1, 2] as unknown as Float32Array, [1, 2]), 'KQ_DTYPE', /weight/);
   });
 });
 
-describe('quantizeBinary (BitNet 2023)', () => {
+describe('quantizeBinarySync (BitNet 2023)', () => {
   for (const scale of ['per-tensor', 'per-row'] as const) {
     it(`${scale}: trits = Sign(W − α), α = mean W, β = mean |W|`, () => {
       const n = 11;
       const k = 53;
       const w = fresh(n * k, 0.5);
       for (let i = 0; i < w.length; i++) w[i] = w[i]! + 0.1; // a non-zero mean, so α matters
-      const q = quantizeBinary(w, [n, k], { scale });
+      const q = quantizeBinarySync(w, [n, k], { scale });
       const groups = scale === 'per-row' ? n : 1;
       const per = (n * k) / groups;
       for (let g = 0; g < groups; g++) {
@@ -128,7 +132,7 @@ describe('quantizeBinary (BitNet 2023)', () => {
   }
 
   it('Sign(0) is −1: a weight equal to the mean', () => {
-    const q = quantizeBinary(Float32Array.of(1, 2, 3), [1, 3]);
+    const q = quantizeBinarySync(Float32Array.of(1, 2, 3), [1, 3]);
     expect(Array.from(q.trits)).toEqual([-1, -1, 1]);
     expect(q.scale).toBe(2);
   });
@@ -187,7 +191,7 @@ describe('TQ1_0 / TQ2_0 in GGUF', () => {
       it(`${type} ${granularity}: written, read back, dequantized to trits · f16(scale)`, () => {
         const n = 6;
         const k = 512;
-        const q = quantizeTernary(fresh(n * k, 0.05), [n, k], { granularity });
+        const q = quantizeTernarySync(fresh(n * k, 0.05), [n, k], { granularity });
         const data = ternaryToGGML(q, type);
         const file = readGGUF(encodeGGUF({ metadata: { 'general.architecture': 'bitnet' }, tensors: [{ name: 'blk.0.ffn_down.weight', type, shape: [k, n], data }] }));
         const info = file.tensors.find((t) => t.name === 'blk.0.ffn_down.weight')!;
@@ -206,12 +210,76 @@ describe('TQ1_0 / TQ2_0 in GGUF', () => {
   }
 
   it('refuses rows that are not whole blocks, scales past f16 and mixed block scales', () => {
-    const q = quantizeTernary(fresh(2 * 100), [2, 100]);
+    const q = quantizeTernarySync(fresh(2 * 100), [2, 100]);
     expectKquantError(() => ternaryToGGML(q, 'tq2_0'), 'KQ_SHAPE', /multiple of 256/);
-    const big: TernaryQuantized = { ...quantizeTernary(fresh(256), [1, 256]), scales: Float32Array.of(1e6) };
+    const big: TernaryQuantized = { ...quantizeTernarySync(fresh(256), [1, 256]), scales: Float32Array.of(1e6) };
     expectKquantError(() => ternaryToGGML(big, 'tq1_0'), 'KQ_INVALID_ARGUMENT', /f16/);
     const mixed = quantizeGGMLSync('tq2_0', Float32Array.from({ length: 512 }, (_, i) => (i < 256 ? 1 : 2) * (i % 2)));
     expectKquantError(() => ternaryFromGGML('tq2_0', mixed, [1, 512]), 'KQ_INVALID_ARGUMENT', /one scale per row/);
+  });
+});
+
+describe('native quantizers: async, SIMD levels, devices', () => {
+  const bitsOf = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+  const shapes: [number, number][] = [
+    [1, 1],
+    [3, 7],
+    [37, 129],
+    [5, 1003],
+  ];
+  for (const [n, k] of shapes) {
+    it(`${n}x${k}: async = Sync, and every SIMD level gives the scalar trits, scales and values`, async () => {
+      const w = fresh(n * k, 0.3);
+      for (let i = 0; i < w.length; i += 3) w[i] = w[i]! + 0.05; // binary's α away from 0
+      const runs = (level: SimdLevel) => {
+        setSimd(level);
+        const out = [];
+        for (const granularity of ['per-tensor', 'per-row'] as const) {
+          const t = quantizeTernarySync(w, [n, k], { granularity });
+          const b = quantizeBinarySync(w, [n, k], { scale: granularity });
+          out.push(Array.from(t.trits), bitsOf(t.scales), bitsOf(dequantizeTernarySync(t)), Array.from(b.trits), bitsOf(b.scales), bitsOf(dequantizeTernarySync(b)));
+        }
+        return out;
+      };
+      const levels = supportedLevels();
+      const scalar = runs(levels[0]!);
+      for (const level of levels.slice(1)) expect(runs(level), at(`${level} vs ${levels[0]} ${n}x${k}`)).toEqual(scalar);
+      setSimd(initialSimd);
+      for (const granularity of ['per-tensor', 'per-row'] as const) {
+        const sync = quantizeTernarySync(w, [n, k], { granularity });
+        const async = await quantizeTernary(w, [n, k], { granularity });
+        expect(async).toEqual(sync);
+        expect(bitsOf(await dequantizeTernary(async))).toEqual(bitsOf(dequantizeTernarySync(sync)));
+        expect(await quantizeBinary(w, [n, k], { scale: granularity })).toEqual(quantizeBinarySync(w, [n, k], { scale: granularity }));
+      }
+    });
+  }
+
+  it('the async forms reject with the same codes; Infinity is named', async () => {
+    await expect(quantizeTernary(Float32Array.of(1, 2, -Infinity), [1, 3])).rejects.toMatchObject({ code: 'KQ_NON_FINITE', message: /weight\[2\] is -Infinity/ });
+    await expect(quantizeBinary(Float32Array.of(Infinity, 2), [2, 1])).rejects.toMatchObject({ code: 'KQ_NON_FINITE', message: /weight\[0\] is Infinity/ });
+    await expect(quantizeTernary(new Float32Array(6), [4, 2])).rejects.toMatchObject({ code: 'KQ_LENGTH' });
+    await expect(dequantizeTernary({} as TernaryQuantized)).rejects.toMatchObject({ code: 'KQ_DTYPE' });
+  });
+
+  it("device 'cuda': KQ_CUDA_UNAVAILABLE without a GPU, else the CPU's bits", async () => {
+    const n = 9;
+    const k = 333;
+    const w = fresh(n * k);
+    const cpu = quantizeTernarySync(w, [n, k], { granularity: 'per-row' });
+    if (!backend().cuda.available) {
+      expectKquantError(() => quantizeTernarySync(w, [n, k], { device: 'cuda' }), 'KQ_CUDA_UNAVAILABLE', /.+/);
+      expectKquantError(() => quantizeBinarySync(w, [n, k], { device: 'cuda' }), 'KQ_CUDA_UNAVAILABLE', /.+/);
+      expectKquantError(() => dequantizeTernarySync(cpu, { device: 'cuda' }), 'KQ_CUDA_UNAVAILABLE', /.+/);
+      await expect(quantizeTernary(w, [n, k], { device: 'cuda' })).rejects.toMatchObject({ code: 'KQ_CUDA_UNAVAILABLE' });
+      expect(quantizeTernarySync(w, [n, k], { device: 'auto', granularity: 'per-row' })).toEqual(cpu);
+      return;
+    }
+    for (const granularity of ['per-tensor', 'per-row'] as const) {
+      expect(quantizeTernarySync(w, [n, k], { granularity, device: 'cuda' }), at(`cuda ternary ${granularity}`)).toEqual(quantizeTernarySync(w, [n, k], { granularity }));
+      expect(quantizeBinarySync(w, [n, k], { scale: granularity, device: 'cuda' }), at(`cuda binary ${granularity}`)).toEqual(quantizeBinarySync(w, [n, k], { scale: granularity }));
+    }
+    expect(bitsOf(dequantizeTernarySync(cpu, { device: 'cuda' }))).toEqual(bitsOf(dequantizeTernarySync(cpu)));
   });
 });
 
@@ -264,7 +332,7 @@ describe('ternaryMatmul', () => {
   ];
   for (const [n, k] of shapes) {
     it(`${n}x${k}, m = 1, 2, 3, 8, 16: f64 reference; every SIMD level gives the scalar bits`, () => {
-      const q = quantizeTernary(fresh(n * k, 0.02), [n, k], { granularity: n % 2 ? 'per-row' : 'per-tensor' });
+      const q = quantizeTernarySync(fresh(n * k, 0.02), [n, k], { granularity: n % 2 ? 'per-row' : 'per-tensor' });
       const w = prepareTernaryWeightsSync(q);
       expect(w.n).toBe(n);
       expect(w.k).toBe(k);
@@ -294,7 +362,7 @@ describe('ternaryMatmul', () => {
   it('binary weights run on the same GEMV', async () => {
     const n = 19;
     const k = 200;
-    const q = quantizeBinary(fresh(n * k), [n, k], { scale: 'per-row' });
+    const q = quantizeBinarySync(fresh(n * k), [n, k], { scale: 'per-row' });
     const w = await prepareTernaryWeights(q);
     const x = fresh(3 * k);
     const y = await ternaryMatmul(x, 3, w);
@@ -308,7 +376,7 @@ describe('ternaryMatmul', () => {
   it('a GGUF TQ2_0 tensor read back runs as the original trits with f16 scales', () => {
     const n = 5;
     const k = 256;
-    const q = quantizeTernary(fresh(n * k, 0.1), [n, k], { granularity: 'per-row' });
+    const q = quantizeTernarySync(fresh(n * k, 0.1), [n, k], { granularity: 'per-row' });
     const back = ternaryFromGGML('tq2_0', ternaryToGGML(q, 'tq2_0'), [n, k]);
     const x = fresh(2 * k);
     const rounded: TernaryQuantized = { ...q, scales: back.scales };
@@ -318,7 +386,7 @@ describe('ternaryMatmul', () => {
   });
 
   it('rejects bad input', () => {
-    const q = quantizeTernary(fresh(4 * 10), [4, 10]);
+    const q = quantizeTernarySync(fresh(4 * 10), [4, 10]);
     const w = prepareTernaryWeightsSync(q);
     expectKquantError(() => ternaryMatmulSync(new Float32Array(9), 1, w), 'KQ_LENGTH', /x to hold/);
     expectKquantError(() => ternaryMatmulSync(new Float32Array(10), 1, w, { out: new Float32Array(3) }), 'KQ_LENGTH', /options.out/);
@@ -333,7 +401,7 @@ describe('ternaryMatmul', () => {
   it("device 'cuda': KQ_CUDA_UNAVAILABLE without a GPU, else the CPU's bits", () => {
     const n = 40;
     const k = 700;
-    const q = quantizeTernary(fresh(n * k), [n, k]);
+    const q = quantizeTernarySync(fresh(n * k), [n, k]);
     if (!backend().cuda.available) {
       expectKquantError(() => prepareTernaryWeightsSync(q, { device: 'cuda' }), 'KQ_CUDA_UNAVAILABLE', /.+/);
       return;

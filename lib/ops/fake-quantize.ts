@@ -6,7 +6,17 @@ import { dequantize4bit, dequantize4bitSync, dequantizeBlockwise, dequantizeBloc
 import { dequantizeCodebook, dequantizeCodebookSync, quantizeCodebook, quantizeCodebookSync } from './codebook.js';
 import { dequantizeGGML, dequantizeGGMLSync, GGML_QUANT_TYPES, quantizeGGML, quantizeGGMLSync, type GGMLQuantType } from './ggml.js';
 import { solveRTN, solveRTNSync, type GPTQBits, type GPTQSolution } from './gptq.js';
-import { dequantizeTernary, quantizeBinary, quantizeTernary, TERNARY_EPSILON, type TernaryGranularity } from './ternary.js';
+import {
+  dequantizeTernary,
+  dequantizeTernarySync,
+  quantizeBinary,
+  quantizeBinarySync,
+  quantizeTernary,
+  quantizeTernarySync,
+  TERNARY_EPSILON,
+  type TernaryGranularity,
+  type TernaryQuantized,
+} from './ternary.js';
 import { dequantizeAbsmax, dequantizeAbsmaxSync, dequantizeZeroPoint, dequantizeZeroPointSync, quantizeAbsmax, quantizeAbsmaxSync, quantizeZeroPoint, quantizeZeroPointSync, type QuantDType } from './linear.js';
 import { describe, expectFloat32Array, expectNonEmpty, expectObject, expectOneOf, fail } from '../validate.js';
 
@@ -146,9 +156,13 @@ function* compose(x: Float32Array, format: FakeQuantFormat, o: FakeQuantizeOptio
   if (format === 'ternary' || format === 'binary') {
     const shape = (o.shape ?? [1, x.length]) as [number, number];
     const granularity = o.granularity ?? 'per-tensor';
-    const q = format === 'ternary' ? quantizeTernary(x, shape, { granularity }) : quantizeBinary(x, shape, { scale: granularity });
+    const device = { device: o.device };
+    const q: TernaryQuantized =
+      format === 'ternary'
+        ? yield [() => quantizeTernarySync(x, shape, { granularity, ...device }), () => quantizeTernary(x, shape, { granularity, ...device })]
+        : yield [() => quantizeBinarySync(x, shape, { scale: granularity, ...device }), () => quantizeBinary(x, shape, { scale: granularity, ...device })];
     if (format === 'ternary') masks.mask = ternaryMask(x, shape[1], q.scales);
-    return dequantizeTernary(q); // TypeScript ops, no async twins
+    return yield [() => dequantizeTernarySync(q, device), () => dequantizeTernary(q, device)];
   }
   const ggmlOptions = { rowLength: o.rowLength, imatrix: o.imatrix, device: o.device };
   const bytes = yield [() => quantizeGGMLSync(format, x, ggmlOptions), () => quantizeGGML(format, x, ggmlOptions)];

@@ -6,6 +6,8 @@
 //   γ = (1/nm) Σ_ij |W_ij|,   W̃ = RoundClip(W / (γ + ε), −1, 1),   RoundClip(x, a, b) = max(a, min(b, round(x)))
 // with ε = 1e-5 and the dequantized weight γ·W̃. Here γ is summed in f64 and stored as f32; W / (γ + ε) is
 // evaluated in f64 (γ + ε too) and rounded half to even (PyTorch's round). 'per-row' takes γ over each row.
+// The sums' order is fixed natively (native/ops/ternary/quantize.h: 8 f64 lanes per row, rows in order), so
+// every SIMD level and CUDA give the same γ, α, β and trits; this module validates and calls native.
 //
 // quantizeBinary — "BitNet: Scaling 1-bit Transformers for Large Language Models" (Wang et al. 2023), eq. 1–4:
 //   α = (1/nm) Σ_ij W_ij,   W̃ = Sign(W − α) with Sign(x) = +1 if x > 0 else −1,   β = (1/nm) ‖W‖₁
@@ -25,7 +27,7 @@
 // held as plus/minus bit planes (2 bits per weight); AVX-512 and AVX2 look up per-group sums of activations by
 // the bits (T-MAC style tables), the scalar reference and CUDA select activations by the bits (ternary.h).
 // Every SIMD level gives the scalar reference's bits. CUDA (m = 1…16 per launch) is compiled but not yet run on a GPU.
-import { DeviceCode, native } from '../binding.js';
+import { DeviceCode, native, TernaryScheme, TritPackingCode } from '../binding.js';
 import type { Device } from '../backend.js';
 import { resolveDevice } from '../backend.js';
 import { callAsync, callSync } from '../errors.js';
@@ -60,11 +62,20 @@ export interface QuantizeTernaryOptions {
   scale?: 'absmean';
   /** 'per-tensor' (the paper's, default) or 'per-row'. */
   granularity?: TernaryGranularity;
+  /** 'cpu' (default while the CUDA kernel awaits a GPU run), 'cuda' (KQ_CUDA_UNAVAILABLE without a GPU) or 'auto'. */
+  device?: Device;
 }
 
 export interface QuantizeBinaryOptions {
   /** Where α and β are taken: 'per-tensor' (default) or 'per-row'. */
   scale?: TernaryGranularity;
+  /** As QuantizeTernaryOptions.device. */
+  device?: Device;
+}
+
+export interface DequantizeTernaryOptions {
+  /** As QuantizeTernaryOptions.device. */
+  device?: Device;
 }
 
 function weightAndShape(weightArg: unknown, shapeArg: unknown): { w: Float32Array; n: number; k: number } {
@@ -72,62 +83,62 @@ function weightAndShape(weightArg: unknown, shapeArg: unknown): { w: Float32Arra
   const [n, k] = expectShape(shapeArg, 'shape', w.length) as [number, number];
   if ((shapeArg as unknown[]).length !== 2) fail('KQ_SHAPE', `Expected shape [n, k] but received ${describe(shapeArg)}`);
   if (n < 1 || k < 1) fail('KQ_SHAPE', `Expected n >= 1 and k >= 1 but received [${n}, ${k}]`);
-  for (let i = 0; i < w.length; i++) {
-    if (!Number.isFinite(w[i]!)) fail('KQ_NON_FINITE', `Expected finite weights but weight[${i}] is ${w[i]}`);
-  }
   return { w, n, k };
-}
-
-// Round half to even (PyTorch's torch.round, numpy's rint).
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 function result(trits: Int8Array, scales: Float32Array, n: number, k: number, granularity: TernaryGranularity, scheme: TernaryQuantized['scheme']): TernaryQuantized {
   return { trits, scales, shape: [n, k], granularity, scheme, ...(granularity === 'per-tensor' ? { scale: scales[0]! } : {}) };
 }
 
-/** BitNet b1.58 absmean ternarization of weight [n, k] (formula in this file's header). */
-export function quantizeTernary(weight: Float32Array, shape: readonly [number, number], options?: QuantizeTernaryOptions): TernaryQuantized {
-  const { w, n, k } = weightAndShape(weight, shape);
-  const opts = expectObject(options, 'options');
-  expectOneOf(opts.scale ?? 'absmean', 'options.scale', ['absmean'] as const);
-  const granularity = expectOneOf(opts.granularity ?? 'per-tensor', 'options.granularity', ['per-tensor', 'per-row'] as const);
-  const groups = granularity === 'per-row' ? n : 1;
-  const per = (n * k) / groups;
-  const scales = new Float32Array(groups);
+// The native call's arguments and the result it fills; non-finite weights come back as KQ_NON_FINITE
+// naming the first one ("weight[i] is NaN"), found natively during the row sums.
+function planQuantize(weightArg: unknown, shapeArg: unknown, scheme: TernaryQuantized['scheme'], granularity: TernaryGranularity, device: unknown) {
+  const { w, n, k } = weightAndShape(weightArg, shapeArg);
+  const perRow = granularity === 'per-row';
   const trits = new Int8Array(n * k);
-  for (let g = 0; g < groups; g++) {
-    let sum = 0;
-    for (let i = g * per; i < (g + 1) * per; i++) sum += Math.abs(w[i]!);
-    scales[g] = sum / per;
-    const divisor = scales[g]! + TERNARY_EPSILON;
-    for (let i = g * per; i < (g + 1) * per; i++) trits[i] = Math.max(-1, Math.min(1, roundHalfEven(w[i]! / divisor)));
-  }
-  return result(trits, scales, n, k, granularity, 'ternary');
+  const scales = new Float32Array(perRow ? n : 1);
+  const run = <A extends boolean>(async: A) => native.ternaryQuantize(w, n, k, TernaryScheme[scheme], perRow, trits, scales, resolveDevice(device ?? 'cpu'), async);
+  const done = () => result(trits, scales, n, k, granularity, scheme);
+  return { run, done };
 }
 
-/** BitNet (2023) binarization of weight [n, k]: sign(W − α), scale β = mean |W| (formula in this file's header). */
-export function quantizeBinary(weight: Float32Array, shape: readonly [number, number], options?: QuantizeBinaryOptions): TernaryQuantized {
-  const { w, n, k } = weightAndShape(weight, shape);
-  const granularity = expectOneOf(expectObject(options, 'options').scale ?? 'per-tensor', 'options.scale', ['per-tensor', 'per-row'] as const);
-  const groups = granularity === 'per-row' ? n : 1;
-  const per = (n * k) / groups;
-  const scales = new Float32Array(groups);
-  const trits = new Int8Array(n * k);
-  for (let g = 0; g < groups; g++) {
-    let sum = 0;
-    let sumAbs = 0;
-    for (let i = g * per; i < (g + 1) * per; i++) {
-      sum += w[i]!;
-      sumAbs += Math.abs(w[i]!);
-    }
-    const alpha = sum / per;
-    scales[g] = sumAbs / per;
-    for (let i = g * per; i < (g + 1) * per; i++) trits[i] = w[i]! - alpha > 0 ? 1 : -1;
-  }
-  return result(trits, scales, n, k, granularity, 'binary');
+function planTernary(weight: unknown, shape: unknown, optionsArg: unknown) {
+  const opts = expectObject(optionsArg, 'options');
+  expectOneOf(opts.scale ?? 'absmean', 'options.scale', ['absmean'] as const);
+  const granularity = expectOneOf(opts.granularity ?? 'per-tensor', 'options.granularity', ['per-tensor', 'per-row'] as const);
+  return planQuantize(weight, shape, 'ternary', granularity, opts.device);
+}
+
+/** BitNet b1.58 absmean ternarization of weight [n, k] (formula in this file's header), off the event loop. */
+export async function quantizeTernary(weight: Float32Array, shape: readonly [number, number], options?: QuantizeTernaryOptions): Promise<TernaryQuantized> {
+  const p = planTernary(weight, shape, options);
+  await callAsync(() => p.run(true));
+  return p.done();
+}
+
+export function quantizeTernarySync(weight: Float32Array, shape: readonly [number, number], options?: QuantizeTernaryOptions): TernaryQuantized {
+  const p = planTernary(weight, shape, options);
+  callSync(() => p.run(false));
+  return p.done();
+}
+
+function planBinary(weight: unknown, shape: unknown, optionsArg: unknown) {
+  const opts = expectObject(optionsArg, 'options');
+  const granularity = expectOneOf(opts.scale ?? 'per-tensor', 'options.scale', ['per-tensor', 'per-row'] as const);
+  return planQuantize(weight, shape, 'binary', granularity, opts.device);
+}
+
+/** BitNet (2023) binarization of weight [n, k]: sign(W − α), scale β = mean |W| (formula in this file's header), off the event loop. */
+export async function quantizeBinary(weight: Float32Array, shape: readonly [number, number], options?: QuantizeBinaryOptions): Promise<TernaryQuantized> {
+  const p = planBinary(weight, shape, options);
+  await callAsync(() => p.run(true));
+  return p.done();
+}
+
+export function quantizeBinarySync(weight: Float32Array, shape: readonly [number, number], options?: QuantizeBinaryOptions): TernaryQuantized {
+  const p = planBinary(weight, shape, options);
+  callSync(() => p.run(false));
+  return p.done();
 }
 
 function expectQuantized(qArg: unknown, name: string): { trits: Int8Array; scales: Float32Array; n: number; k: number } {
@@ -141,38 +152,37 @@ function expectQuantized(qArg: unknown, name: string): { trits: Int8Array; scale
   return { trits: q.trits, scales, n, k };
 }
 
-/** trits · scale as f32 [n·k] (exact: each value is ±scale or 0). */
-export function dequantizeTernary(q: TernaryQuantized): Float32Array {
-  const { trits, scales, n, k } = expectQuantized(q, 'q');
+function planDequantize(qArg: unknown, optionsArg: unknown) {
+  const { trits, scales, n, k } = expectQuantized(qArg, 'q');
+  const device = resolveDevice(expectObject(optionsArg, 'options').device ?? 'cpu');
   const out = new Float32Array(n * k);
-  for (let o = 0; o < n; o++) {
-    const s = scales[scales.length === 1 ? 0 : o]!;
-    for (let c = 0; c < k; c++) out[o * k + c] = trits[o * k + c]! * s;
-  }
-  return out;
+  return { out, run: <A extends boolean>(async: A) => native.ternaryDequantize(trits, scales, n, k, out, device, async) };
+}
+
+/** trits · scale as f32 [n·k] (exact: each value is ±scale or 0), off the event loop. */
+export async function dequantizeTernary(q: TernaryQuantized, options?: DequantizeTernaryOptions): Promise<Float32Array> {
+  const p = planDequantize(q, options);
+  await callAsync(() => p.run(true));
+  return p.out;
+}
+
+export function dequantizeTernarySync(q: TernaryQuantized, options?: DequantizeTernaryOptions): Float32Array {
+  const p = planDequantize(q, options);
+  callSync(() => p.run(false));
+  return p.out;
 }
 
 // ---- packed storage ----
 
-const POW3 = [1, 3, 9, 27, 81] as const;
+const TRITS_PER_BYTE = { '2bit': 4, base3: 5 } as const;
 
 /** Trits (−1, 0, 1) packed 4 per byte ('2bit') or 5 per byte ('base3', TQ1_0's encoding); the tail padded with 0. */
 export function packTrits(trits: Int8Array, packing: TritPacking): Uint8Array {
   if (!(trits instanceof Int8Array)) fail('KQ_DTYPE', `Expected an Int8Array for trits but received ${describe(trits)}`);
   const format = expectOneOf(packing, 'packing', ['2bit', 'base3'] as const);
-  for (let i = 0; i < trits.length; i++) {
-    if (trits[i]! < -1 || trits[i]! > 1) fail('KQ_INVALID_ARGUMENT', `Expected trits in {-1, 0, 1} but trits[${i}] is ${trits[i]}`);
-  }
-  const per = format === '2bit' ? 4 : 5;
-  const out = new Uint8Array(Math.ceil(trits.length / per));
-  for (let j = 0; j < out.length; j++) {
-    let q = 0;
-    for (let i = 0; i < per; i++) {
-      const code = (trits[j * per + i] ?? 0) + 1;
-      q = format === '2bit' ? q | (code << (2 * i)) : q * 3 + code;
-    }
-    out[j] = format === '2bit' ? q : Math.floor((q * 256 + 242) / 243);
-  }
+  const out = new Uint8Array(Math.ceil(trits.length / TRITS_PER_BYTE[format]));
+  // KQ_INVALID_ARGUMENT "Expected trits in {-1, 0, 1} but trits[i] is v" for the first bad trit.
+  callSync(() => native.ternaryPack(trits, TritPackingCode[format], out));
   return out;
 }
 
@@ -180,17 +190,12 @@ export function packTrits(trits: Int8Array, packing: TritPacking): Uint8Array {
 export function unpackTrits(bytes: Uint8Array, count: number, packing: TritPacking): Int8Array {
   if (!(bytes instanceof Uint8Array)) fail('KQ_DTYPE', `Expected a Uint8Array for bytes but received ${describe(bytes)}`);
   const format = expectOneOf(packing, 'packing', ['2bit', 'base3'] as const);
-  const per = format === '2bit' ? 4 : 5;
+  const per = TRITS_PER_BYTE[format];
   expectInteger(count, 'count', 0);
   if (bytes.length !== Math.ceil(count / per)) fail('KQ_LENGTH', `Expected ${Math.ceil(count / per)} bytes for ${count} trits (${format}) but received ${bytes.length}`);
   const out = new Int8Array(count);
-  for (let t = 0; t < count; t++) {
-    const byte = bytes[Math.floor(t / per)]!;
-    const i = t % per;
-    const code = format === '2bit' ? (byte >> (2 * i)) & 3 : (((byte * POW3[i]!) & 0xff) * 3) >> 8;
-    if (code > 2) fail('KQ_INVALID_ARGUMENT', `Expected 2-bit codes 0..2 but byte ${Math.floor(t / per)} holds code ${code}`);
-    out[t] = code - 1;
-  }
+  // KQ_INVALID_ARGUMENT "Expected 2-bit codes 0..2 but byte j holds code 3" for the first bad code.
+  callSync(() => native.ternaryUnpack(bytes, count, TritPackingCode[format], out));
   return out;
 }
 
@@ -208,7 +213,7 @@ export function ternaryToGGML(q: TernaryQuantized, type: 'tq1_0' | 'tq2_0'): Uin
     const a = Math.abs(s);
     if (a !== 0 && (a < F16_MIN_SUBNORMAL || a > F16_MAX)) fail('KQ_INVALID_ARGUMENT', `Expected scales[${i}] to be 0 or within f16's range [2^-24, 65504] but received ${s}`);
   });
-  return quantizeGGMLSync(type, dequantizeTernary(q));
+  return quantizeGGMLSync(type, dequantizeTernarySync(q));
 }
 
 /**
