@@ -21,7 +21,7 @@ export interface GPTQHessianAddOptions {
    * sequences. The scale of H changes no code (damping is relative); it scales the reported errors' units.
    */
   samples?: number;
-  /** Where H is accumulated: 'auto' (default: CUDA when usable), 'cpu' or 'cuda'. */
+  /** Where H is accumulated: 'cpu' (default, until the CUDA path has run on a GPU), 'cuda' or 'auto'. */
   device?: Device;
 }
 
@@ -85,7 +85,7 @@ export class GPTQHessian {
     if (typeof count !== 'number' || !Number.isFinite(count) || count <= 0) {
       fail('KQ_INVALID_ARGUMENT', `Expected a finite number > 0 for options.samples but received ${describe(count)}`);
     }
-    return { x: data, input: INPUT_CODES[dtype], tokens, count, device: resolveDevice(options.device) };
+    return { x: data, input: INPUT_CODES[dtype], tokens, count, device: resolveDevice(options.device ?? 'cpu') };
   }
 }
 
@@ -115,7 +115,8 @@ export interface GPTQOptions {
   /** For a raw Float32Array Hessian: the N in H = 2/N · XᵀX, which scales the reported errors. Default 2 (H = XᵀX). */
   hessianSamples?: number;
   /**
-   * Where the column sweep and the lazy-block updates run: 'auto' (default: CUDA when usable), 'cpu' or 'cuda'.
+   * Where the column sweep and the lazy-block updates run: 'cpu' (default, until the CUDA path has run on a GPU),
+   * 'cuda' or 'auto'.
    * The inverse Hessian factor and the errors stay on the CPU; the MSE search in dynamic groups and
    * blockSize > 128 run on the CPU even on 'cuda'. CUDA's codes equal the CPU's almost everywhere (f32 sums
    * in another order can flip a code that sits on a rounding boundary).
@@ -269,7 +270,7 @@ function planSolve(weight: unknown, shape: unknown, hessian: unknown, optionsArg
     errors: bool(options.errors, 'options.errors', true),
     out: newOutputs(rows, cols, grid.groupSize, bool(options.dequantize, 'options.dequantize', false)),
     report: new Float64Array(6),
-    device: resolveDevice(options.device),
+    device: resolveDevice(options.device ?? 'cpu'),
   };
 }
 
