@@ -11,6 +11,7 @@
 
 #include "blocks.h"
 #include "kernels.h"
+#include "kscales.h"
 
 namespace kq::ggml {
 namespace {
@@ -36,17 +37,6 @@ inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) { 
   } else {
     *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
     *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
-}
-
-inline void set_scale_min_k4(int j, uint8_t ls, uint8_t lm, uint8_t* q) {  // pack.h
-  if (j < 4) {
-    q[j] = ls;
-    q[j + 4] = lm;
-  } else {
-    q[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-    q[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-    q[j] |= static_cast<uint8_t>((lm >> 4) << 6);
   }
 }
 
@@ -704,23 +694,7 @@ void quantize_superblock_k45(const float* x, int nmax, float rmin, int nstep, ui
     _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), Lt[l]);
     for (int j = 0; j < 8; ++j) L[32 * j + l] = static_cast<uint8_t>(lanes[j]);
   }
-  float max_scale = 0;
-  float max_min = 0;
-  for (int j = 0; j < 8; ++j) {
-    if (scales[j] > max_scale) max_scale = scales[j];
-    if (mins[j] > max_min) max_min = mins[j];
-  }
-  const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
-  const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
-  for (int j = 0; j < 8; ++j) {
-    uint8_t ls = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
-    uint8_t lm = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
-    ls = ls < 63 ? ls : 63;
-    lm = lm < 63 ? lm : 63;
-    set_scale_min_k4(j, ls, lm, scales_out);
-  }
-  *d_out = fp16(max_scale / 63.0f);
-  *dmin_out = fp16(max_min / 63.0f);
+  encode_k45_scales(scales, mins, d_out, dmin_out, scales_out);
   const float d_all = fp32(*d_out);
   const float dmin_all = fp32(*dmin_out);
   for (int j = 0; j < 8; ++j) {
@@ -850,25 +824,7 @@ void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
         for (int g = 0; g < 8; ++g) L[128 * batch + 16 * g + l] = static_cast<int8_t>(lanes[g]);
       }
     }
-    float max_scale = 0;
-    float max_abs_scale = 0;
-    for (int ib = 0; ib < kQK_K / 16; ++ib) {
-      const float abs_scale = __builtin_fabsf(scales[ib]);
-      if (abs_scale > max_abs_scale) {
-        max_abs_scale = abs_scale;
-        max_scale = scales[ib];
-      }
-    }
-    if (max_abs_scale < kGroupMaxEps) {
-      std::memset(&y[i], 0, sizeof(BlockQ6_K));
-      continue;
-    }
-    const float iscale = -128.0f / max_scale;
-    y[i].d = fp16(1 / iscale);
-    for (int ib = 0; ib < kQK_K / 16; ++ib) {
-      const int v = nearest_int(iscale * scales[ib]);
-      y[i].scales[ib] = static_cast<int8_t>(v < 127 ? v : 127);
-    }
+    if (!encode_q6_K_scales(scales, &y[i])) continue;
     const float d_all = fp32(y[i].d);
     for (int j = 0; j < kQK_K / 16; ++j) {
       const float d = d_all * static_cast<float>(y[i].scales[j]);
@@ -906,7 +862,6 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
   alignas(32) uint8_t L[kQK_K];
   alignas(32) float scales[kQK_K / 16], mins[kQK_K / 16];
   alignas(32) int32_t lanes[8];
-  const float q4scale = 15.0f;
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
     for (int batch = 0; batch < 2; ++batch) {  // sub-blocks 8·batch .. 8·batch + 7
       __m256 xt[16], wt[16];
@@ -924,30 +879,7 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
         for (int g = 0; g < 8; ++g) L[128 * batch + 16 * g + l] = static_cast<uint8_t>(lanes[g]);
       }
     }
-    float max_scale = 0;
-    float max_min = 0;
-    for (int j = 0; j < kQK_K / 16; ++j) {
-      if (scales[j] > max_scale) max_scale = scales[j];
-      if (mins[j] > max_min) max_min = mins[j];
-    }
-    if (max_scale > 0) {
-      const float iscale = q4scale / max_scale;
-      for (int j = 0; j < kQK_K / 16; ++j) y[i].scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
-      y[i].d = fp16(max_scale / q4scale);
-    } else {
-      for (int j = 0; j < kQK_K / 16; ++j) y[i].scales[j] = 0;
-      y[i].d = fp16(0.0f);
-    }
-    if (max_min > 0) {
-      const float iscale = q4scale / max_min;
-      for (int j = 0; j < kQK_K / 16; ++j) {
-        const int l = nearest_int(iscale * mins[j]);
-        y[i].scales[j] = static_cast<uint8_t>(y[i].scales[j] | (l << 4));
-      }
-      y[i].dmin = fp16(max_min / q4scale);
-    } else {
-      y[i].dmin = fp16(0.0f);
-    }
+    encode_q2_K_scales(scales, mins, &y[i]);
     const float d_all = fp32(y[i].d);
     const float dmin_all = fp32(y[i].dmin);
     for (int j = 0; j < kQK_K / 16; ++j) {
@@ -1044,32 +976,7 @@ void quantize_q3_K(const float* x, uint8_t* dst, int64_t k) {
         for (int g = 0; g < 8; ++g) L[128 * batch + 16 * g + l] = static_cast<int8_t>(lanes[g]);
       }
     }
-    float max_scale = 0;
-    float amax = 0;
-    for (int j = 0; j < kQK_K / 16; ++j) {
-      const float scale = __builtin_fabsf(scales[j]);
-      if (scale > amax) {
-        amax = scale;
-        max_scale = scales[j];
-      }
-    }
-    std::memset(y[i].scales, 0, 12);
-    if (max_scale != 0.0f) {
-      const float iscale = -32.0f / max_scale;
-      for (int j = 0; j < kQK_K / 16; ++j) {
-        int l = static_cast<int8_t>(static_cast<uint8_t>(nearest_int(iscale * scales[j]) & 0xff));
-        l = (l < -32 ? -32 : (l > 31 ? 31 : l)) + 32;
-        // set_q3_scale_code: low nibble in bytes 0..7 (sub-blocks 8..15 in the high nibble), top bits in 8..11.
-        if (j < 8)
-          y[i].scales[j] = static_cast<uint8_t>(l & 0xF);
-        else
-          y[i].scales[j - 8] = static_cast<uint8_t>(y[i].scales[j - 8] | ((l & 0xF) << 4));
-        y[i].scales[j % 4 + 8] = static_cast<uint8_t>(y[i].scales[j % 4 + 8] | ((l >> 4) << (2 * (j / 4))));
-      }
-      y[i].d = fp16(1 / iscale);
-    } else {
-      y[i].d = fp16(0.0f);
-    }
+    encode_q3_K_scales(scales, &y[i]);
     const float d_all = fp32(y[i].d);
     for (int j = 0; j < kQK_K / 16; ++j) {
       const float d = d_all * static_cast<float>(q3_scale_code(y[i].scales, j) - 32);

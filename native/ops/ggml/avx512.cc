@@ -11,6 +11,7 @@
 
 #include "blocks.h"
 #include "kernels.h"
+#include "kscales.h"
 
 namespace kq::ggml {
 namespace {
@@ -138,25 +139,7 @@ void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
       _mm512_store_si512(lanes, Lt[l]);
       for (int g = 0; g < 16; ++g) L[16 * g + l] = static_cast<int8_t>(lanes[g]);
     }
-    float max_scale = 0;
-    float max_abs_scale = 0;
-    for (int ib = 0; ib < kQK_K / 16; ++ib) {
-      const float abs_scale = __builtin_fabsf(scales[ib]);
-      if (abs_scale > max_abs_scale) {
-        max_abs_scale = abs_scale;
-        max_scale = scales[ib];
-      }
-    }
-    if (max_abs_scale < 1e-15f) {
-      std::memset(&y[i], 0, sizeof(BlockQ6_K));
-      continue;
-    }
-    const float iscale = -128.0f / max_scale;
-    y[i].d = fp16(1 / iscale);
-    for (int ib = 0; ib < kQK_K / 16; ++ib) {
-      const int v = nearest_int(iscale * scales[ib]);
-      y[i].scales[ib] = static_cast<int8_t>(v < 127 ? v : 127);
-    }
+    if (!encode_q6_K_scales(scales, &y[i])) continue;
     const float d_all = fp32(y[i].d);
     for (int j = 0; j < kQK_K / 16; ++j) {
       const float d = d_all * static_cast<float>(y[i].scales[j]);
@@ -181,17 +164,6 @@ void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
                                            _mm256_or_si256(_mm256_slli_epi16(top(2), 4), _mm256_slli_epi16(top(3), 6)));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(qh), high);
     }
-  }
-}
-
-inline void set_scale_min_k4(int j, uint8_t ls, uint8_t lm, uint8_t* q) {  // pack.h, internal linkage here
-  if (j < 4) {
-    q[j] = ls;
-    q[j + 4] = lm;
-  } else {
-    q[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-    q[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-    q[j] |= static_cast<uint8_t>((lm >> 4) << 6);
   }
 }
 
@@ -267,23 +239,7 @@ void qkx2_lanes(const __m512* xt, const __m512* wt, int nmax, float rmin, float 
 // searches, d / dmin, and the levels recomputed from the stored values (L holds the search levels).
 void finish_superblock_k45(const float* x, int nmax, const float* scales, const float* mins, uint16_t* d_out,
                            uint16_t* dmin_out, uint8_t* scales_out, uint8_t* L) {
-  float max_scale = 0;
-  float max_min = 0;
-  for (int j = 0; j < 8; ++j) {
-    if (scales[j] > max_scale) max_scale = scales[j];
-    if (mins[j] > max_min) max_min = mins[j];
-  }
-  const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
-  const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
-  for (int j = 0; j < 8; ++j) {
-    uint8_t ls = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
-    uint8_t lm = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
-    ls = ls < 63 ? ls : 63;
-    lm = lm < 63 ? lm : 63;
-    set_scale_min_k4(j, ls, lm, scales_out);
-  }
-  *d_out = fp16(max_scale / 63.0f);
-  *dmin_out = fp16(max_min / 63.0f);
+  encode_k45_scales(scales, mins, d_out, dmin_out, scales_out);
   const float d_all = fp32(*d_out);
   const float dmin_all = fp32(*dmin_out);
   for (int j = 0; j < 8; ++j) {
@@ -377,7 +333,6 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
   alignas(64) uint8_t L[kQK_K];
   alignas(64) float scales[16], mins[16];
   alignas(64) int32_t lanes[16];
-  const float q4scale = 15.0f;
   const __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                            _mm512_set1_epi32(16));
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
@@ -395,30 +350,7 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
       _mm512_store_si512(lanes, Lt[l]);
       for (int g = 0; g < 16; ++g) L[16 * g + l] = static_cast<uint8_t>(lanes[g]);
     }
-    float max_scale = 0;
-    float max_min = 0;
-    for (int j = 0; j < 16; ++j) {
-      if (scales[j] > max_scale) max_scale = scales[j];
-      if (mins[j] > max_min) max_min = mins[j];
-    }
-    if (max_scale > 0) {
-      const float iscale = q4scale / max_scale;
-      for (int j = 0; j < 16; ++j) y[i].scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
-      y[i].d = fp16(max_scale / q4scale);
-    } else {
-      for (int j = 0; j < 16; ++j) y[i].scales[j] = 0;
-      y[i].d = fp16(0.0f);
-    }
-    if (max_min > 0) {
-      const float iscale = q4scale / max_min;
-      for (int j = 0; j < 16; ++j) {
-        const int l = nearest_int(iscale * mins[j]);
-        y[i].scales[j] = static_cast<uint8_t>(y[i].scales[j] | (l << 4));
-      }
-      y[i].dmin = fp16(max_min / q4scale);
-    } else {
-      y[i].dmin = fp16(0.0f);
-    }
+    encode_q2_K_scales(scales, mins, &y[i]);
     const float d_all = fp32(y[i].d);
     const float dmin_all = fp32(y[i].dmin);
     for (int j = 0; j < 16; ++j) {
@@ -517,32 +449,7 @@ void quantize_q3_K(const float* x, uint8_t* dst, int64_t k) {
       _mm512_store_si512(lanes, Lt[l]);
       for (int g = 0; g < 16; ++g) L[16 * g + l] = static_cast<int8_t>(lanes[g]);
     }
-    float max_scale = 0;
-    float amax = 0;
-    for (int j = 0; j < 16; ++j) {
-      const float scale = __builtin_fabsf(scales[j]);
-      if (scale > amax) {
-        amax = scale;
-        max_scale = scales[j];
-      }
-    }
-    std::memset(y[i].scales, 0, 12);
-    if (max_scale != 0.0f) {
-      const float iscale = -32.0f / max_scale;
-      for (int j = 0; j < 16; ++j) {
-        int l = static_cast<int8_t>(static_cast<uint8_t>(nearest_int(iscale * scales[j]) & 0xff));
-        l = (l < -32 ? -32 : (l > 31 ? 31 : l)) + 32;
-        // set_q3_scale_code: low nibble in bytes 0..7 (sub-blocks 8..15 in the high nibble), top bits in 8..11.
-        if (j < 8)
-          y[i].scales[j] = static_cast<uint8_t>(l & 0xF);
-        else
-          y[i].scales[j - 8] = static_cast<uint8_t>(y[i].scales[j - 8] | ((l & 0xF) << 4));
-        y[i].scales[j % 4 + 8] = static_cast<uint8_t>(y[i].scales[j % 4 + 8] | ((l >> 4) << (2 * (j / 4))));
-      }
-      y[i].d = fp16(1 / iscale);
-    } else {
-      y[i].d = fp16(0.0f);
-    }
+    encode_q3_K_scales(scales, &y[i]);
     const float d_all = fp32(y[i].d);
     for (int j = 0; j < 16; ++j) {
       const float d = d_all * static_cast<float>(q3_scale_code(y[i].scales, j) - 32);

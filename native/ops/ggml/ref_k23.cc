@@ -9,6 +9,7 @@
 #include "../../core/half.h"
 #include "ggml.h"
 #include "kquant_search.h"
+#include "kscales.h"
 
 namespace kq::ggml {
 namespace {
@@ -132,41 +133,71 @@ void q3_K_requantize_pack(const float* x, int8_t* L, BlockQ3_K* y) {
 
 }  // namespace
 
+void encode_q2_K_scales(const float* scales, const float* mins, BlockQ2_K* y) {
+  const float q4scale = 15.0f;
+  float max_scale = 0;  // the min is subtracted, so scales are never negative
+  float max_min = 0;
+  for (int j = 0; j < kQK_K / 16; ++j) {
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  if (max_scale > 0) {
+    const float iscale = q4scale / max_scale;
+    for (int j = 0; j < kQK_K / 16; ++j) y->scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
+    y->d = fp16(max_scale / q4scale);
+  } else {
+    for (int j = 0; j < kQK_K / 16; ++j) y->scales[j] = 0;
+    y->d = fp16(0.0f);
+  }
+  if (max_min > 0) {
+    const float iscale = q4scale / max_min;
+    for (int j = 0; j < kQK_K / 16; ++j) {
+      const int l = nearest_int(iscale * mins[j]);
+      y->scales[j] = static_cast<uint8_t>(y->scales[j] | (l << 4));
+    }
+    y->dmin = fp16(max_min / q4scale);
+  } else {
+    y->dmin = fp16(0.0f);
+  }
+}
+
 void quantize_row_q2_K_ref(const float* x, BlockQ2_K* y, int64_t k) {
   uint8_t L[kQK_K];
   uint8_t Laux[16];
   float weights[16];
   float mins[kQK_K / 16];
   float scales[kQK_K / 16];
-  const float q4scale = 15.0f;
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
-    float max_scale = 0;  // the min is subtracted, so scales are never negative
-    float max_min = 0;
     for (int j = 0; j < kQK_K / 16; ++j) {
       for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
       scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
-      if (scales[j] > max_scale) max_scale = scales[j];
-      if (mins[j] > max_min) max_min = mins[j];
     }
-    if (max_scale > 0) {
-      const float iscale = q4scale / max_scale;
-      for (int j = 0; j < kQK_K / 16; ++j) y[i].scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
-      y[i].d = fp16(max_scale / q4scale);
-    } else {
-      for (int j = 0; j < kQK_K / 16; ++j) y[i].scales[j] = 0;
-      y[i].d = fp16(0.0f);
-    }
-    if (max_min > 0) {
-      const float iscale = q4scale / max_min;
-      for (int j = 0; j < kQK_K / 16; ++j) {
-        const int l = nearest_int(iscale * mins[j]);
-        y[i].scales[j] = static_cast<uint8_t>(y[i].scales[j] | (l << 4));
-      }
-      y[i].dmin = fp16(max_min / q4scale);
-    } else {
-      y[i].dmin = fp16(0.0f);
-    }
+    encode_q2_K_scales(scales, mins, &y[i]);
     q2_K_requantize_pack(x, L, &y[i]);
+  }
+}
+
+void encode_q3_K_scales(const float* scales, BlockQ3_K* y) {
+  float max_scale = 0;
+  float amax = 0;
+  for (int j = 0; j < kQK_K / 16; ++j) {
+    const float scale = std::fabs(scales[j]);
+    if (scale > amax) {
+      amax = scale;
+      max_scale = scales[j];
+    }
+  }
+  std::memset(y->scales, 0, 12);
+  if (max_scale != 0.0f) {
+    const float iscale = -32.0f / max_scale;
+    for (int j = 0; j < kQK_K / 16; ++j) {
+      // ggml keeps nearest_int's result in an int8_t before clamping.
+      int l = static_cast<int8_t>(static_cast<uint8_t>(nearest_int(iscale * scales[j]) & 0xff));
+      set_q3_scale_code(y->scales, j, clamp(l, -32, 31) + 32);
+    }
+    y->d = fp16(1 / iscale);
+  } else {
+    y->d = fp16(0.0f);
   }
 }
 
@@ -174,28 +205,8 @@ void quantize_row_q3_K_ref(const float* x, BlockQ3_K* y, int64_t k) {
   int8_t L[kQK_K];
   float scales[kQK_K / 16];
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
-    float max_scale = 0;
-    float amax = 0;
-    for (int j = 0; j < kQK_K / 16; ++j) {
-      scales[j] = q3_search(16, 4, x + 16 * j, L + 16 * j);
-      const float scale = std::fabs(scales[j]);
-      if (scale > amax) {
-        amax = scale;
-        max_scale = scales[j];
-      }
-    }
-    std::memset(y[i].scales, 0, 12);
-    if (max_scale != 0.0f) {
-      const float iscale = -32.0f / max_scale;
-      for (int j = 0; j < kQK_K / 16; ++j) {
-        // ggml keeps nearest_int's result in an int8_t before clamping.
-        int l = static_cast<int8_t>(static_cast<uint8_t>(nearest_int(iscale * scales[j]) & 0xff));
-        set_q3_scale_code(y[i].scales, j, clamp(l, -32, 31) + 32);
-      }
-      y[i].d = fp16(1 / iscale);
-    } else {
-      y[i].d = fp16(0.0f);
-    }
+    for (int j = 0; j < kQK_K / 16; ++j) scales[j] = q3_search(16, 4, x + 16 * j, L + 16 * j);
+    encode_q3_K_scales(scales, &y[i]);
     q3_K_requantize_pack(x, L, &y[i]);
   }
 }

@@ -9,6 +9,7 @@
 #include "../../core/half.h"
 #include "ggml.h"
 #include "kquant_search.h"
+#include "kscales.h"
 #include "pack.h"
 
 namespace kq::ggml {
@@ -25,8 +26,6 @@ void quantize_superblock_k45(const float* x, int nmax, float rmin, int nstep, ui
   float weights[32];
   float mins[8];
   float scales[8];
-  float max_scale = 0;
-  float max_min = 0;
   for (int j = 0; j < 8; ++j) {
     float sum_x2 = 0;
     for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
@@ -34,20 +33,8 @@ void quantize_superblock_k45(const float* x, int nmax, float rmin, int nstep, ui
     for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
     scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep,
                                  false);
-    if (scales[j] > max_scale) max_scale = scales[j];
-    if (mins[j] > max_min) max_min = mins[j];
   }
-  const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
-  const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
-  for (int j = 0; j < 8; ++j) {
-    uint8_t ls = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
-    uint8_t lm = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
-    ls = ls < 63 ? ls : 63;
-    lm = lm < 63 ? lm : 63;
-    set_scale_min_k4(j, ls, lm, scales_out);
-  }
-  *d_out = fp16(max_scale / 63.0f);
-  *dmin_out = fp16(max_min / 63.0f);
+  encode_k45_scales(scales, mins, d_out, dmin_out, scales_out);
   const float d_all = fp32(*d_out);
   const float dmin_all = fp32(*dmin_out);
   for (int j = 0; j < 8; ++j) {
@@ -64,6 +51,50 @@ void quantize_superblock_k45(const float* x, int nmax, float rmin, int nstep, ui
 }
 
 }  // namespace
+
+void encode_k45_scales(const float* scales, const float* mins, uint16_t* d_out, uint16_t* dmin_out,
+                       uint8_t* scales_out) {
+  float max_scale = 0;
+  float max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+  const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+  for (int j = 0; j < 8; ++j) {
+    uint8_t ls = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
+    uint8_t lm = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
+    ls = ls < 63 ? ls : 63;
+    lm = lm < 63 ? lm : 63;
+    set_scale_min_k4(j, ls, lm, scales_out);
+  }
+  *d_out = fp16(max_scale / 63.0f);
+  *dmin_out = fp16(max_min / 63.0f);
+}
+
+bool encode_q6_K_scales(const float* scales, BlockQ6_K* y) {
+  float max_scale = 0;
+  float max_abs_scale = 0;
+  for (int ib = 0; ib < kQK_K / 16; ++ib) {
+    const float abs_scale = std::fabs(scales[ib]);
+    if (abs_scale > max_abs_scale) {
+      max_abs_scale = abs_scale;
+      max_scale = scales[ib];
+    }
+  }
+  if (max_abs_scale < kGroupMaxEps) {
+    std::memset(y, 0, sizeof(BlockQ6_K));
+    return false;
+  }
+  const float iscale = -128.0f / max_scale;
+  y->d = fp16(1 / iscale);
+  for (int ib = 0; ib < kQK_K / 16; ++ib) {
+    const int v = nearest_int(iscale * scales[ib]);
+    y->scales[ib] = static_cast<int8_t>(v < 127 ? v : 127);
+  }
+  return true;
+}
 
 void quantize_row_q4_K_ref(const float* x, BlockQ4_K* y, int64_t k) {
   uint8_t L[kQK_K];
@@ -95,27 +126,9 @@ void quantize_q6_K_blocks(const float* x, BlockQ6_K* y, int64_t k, const float* 
   int8_t L[kQK_K];
   float scales[kQK_K / 16];
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
-    float max_scale = 0;
-    float max_abs_scale = 0;
-    for (int ib = 0; ib < kQK_K / 16; ++ib) {
-      const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qw ? qw + i * kQK_K + 16 * ib : nullptr);
-      scales[ib] = scale;
-      const float abs_scale = std::fabs(scale);
-      if (abs_scale > max_abs_scale) {
-        max_abs_scale = abs_scale;
-        max_scale = scale;
-      }
-    }
-    if (max_abs_scale < kGroupMaxEps) {
-      std::memset(&y[i], 0, sizeof(BlockQ6_K));
-      continue;
-    }
-    const float iscale = -128.0f / max_scale;
-    y[i].d = fp16(1 / iscale);
-    for (int ib = 0; ib < kQK_K / 16; ++ib) {
-      const int v = nearest_int(iscale * scales[ib]);
-      y[i].scales[ib] = static_cast<int8_t>(v < 127 ? v : 127);
-    }
+    for (int ib = 0; ib < kQK_K / 16; ++ib)
+      scales[ib] = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qw ? qw + i * kQK_K + 16 * ib : nullptr);
+    if (!encode_q6_K_scales(scales, &y[i])) continue;
     const float d_all = fp32(y[i].d);
     for (int j = 0; j < kQK_K / 16; ++j) {
       const float d = d_all * static_cast<float>(y[i].scales[j]);
