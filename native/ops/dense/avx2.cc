@@ -8,82 +8,37 @@
 namespace kq::dense {
 namespace {
 
-struct MicroF32 {
+struct VecF32 {
   using T = float;
-  // KC·NR·4 = 16 KiB of B micro-panel (L1), MC·KC·4 = 144 KiB of A block (L2).
-  static constexpr int64_t MR = 6, NR = 16, KC = 256, MC = MR * 24, NC = 2048;
-
-  static void tile(int64_t kc, const float* pa, const float* pb, const float* init, int64_t ldi, float* out,
-                   int64_t ldo, Apply op) {
-    prefetch_tile<MR, NR>(out, ldo);
-    __m256 acc[MR][2];
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; ++r) {
-      acc[r][0] = init ? _mm256_loadu_ps(init + r * ldi) : _mm256_setzero_ps();
-      acc[r][1] = init ? _mm256_loadu_ps(init + r * ldi + 8) : _mm256_setzero_ps();
-    }
-    for (int64_t p = 0; p < kc; ++p, pa += MR, pb += NR) {
-      const __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
-#pragma GCC unroll 6
-      for (int r = 0; r < MR; ++r) {
-        const __m256 av = _mm256_broadcast_ss(pa + r);
-        acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-        acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
-      }
-    }
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; ++r) {
-      float* o = out + r * ldo;
-      if (op == Apply::add) {
-        acc[r][0] = _mm256_add_ps(_mm256_loadu_ps(o), acc[r][0]);
-        acc[r][1] = _mm256_add_ps(_mm256_loadu_ps(o + 8), acc[r][1]);
-      } else if (op == Apply::sub) {
-        acc[r][0] = _mm256_sub_ps(_mm256_loadu_ps(o), acc[r][0]);
-        acc[r][1] = _mm256_sub_ps(_mm256_loadu_ps(o + 8), acc[r][1]);
-      }
-      _mm256_storeu_ps(o, acc[r][0]);
-      _mm256_storeu_ps(o + 8, acc[r][1]);
-    }
-  }
+  using vec = __m256;
+  static constexpr int64_t W = 8;
+  static vec zero() { return _mm256_setzero_ps(); }
+  static vec load(const T* p) { return _mm256_load_ps(p); }
+  static vec loadu(const T* p) { return _mm256_loadu_ps(p); }
+  static void storeu(T* p, vec v) { _mm256_storeu_ps(p, v); }
+  static vec bcast(const T* p) { return _mm256_broadcast_ss(p); }
+  static vec fmadd(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
+  static vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }
 };
 
-struct MicroF64 {
+struct VecF64 {
   using T = double;
-  static constexpr int64_t MR = 6, NR = 8, KC = 128, MC = MR * 32, NC = 1024;
-
-  static void tile(int64_t kc, const double* pa, const double* pb, const double* init, int64_t ldi, double* out,
-                   int64_t ldo, Apply op) {
-    prefetch_tile<MR, NR>(out, ldo);
-    __m256d acc[MR][2];
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; ++r) {
-      acc[r][0] = init ? _mm256_loadu_pd(init + r * ldi) : _mm256_setzero_pd();
-      acc[r][1] = init ? _mm256_loadu_pd(init + r * ldi + 4) : _mm256_setzero_pd();
-    }
-    for (int64_t p = 0; p < kc; ++p, pa += MR, pb += NR) {
-      const __m256d b0 = _mm256_load_pd(pb), b1 = _mm256_load_pd(pb + 4);
-#pragma GCC unroll 6
-      for (int r = 0; r < MR; ++r) {
-        const __m256d av = _mm256_broadcast_sd(pa + r);
-        acc[r][0] = _mm256_fmadd_pd(av, b0, acc[r][0]);
-        acc[r][1] = _mm256_fmadd_pd(av, b1, acc[r][1]);
-      }
-    }
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; ++r) {
-      double* o = out + r * ldo;
-      if (op == Apply::add) {
-        acc[r][0] = _mm256_add_pd(_mm256_loadu_pd(o), acc[r][0]);
-        acc[r][1] = _mm256_add_pd(_mm256_loadu_pd(o + 4), acc[r][1]);
-      } else if (op == Apply::sub) {
-        acc[r][0] = _mm256_sub_pd(_mm256_loadu_pd(o), acc[r][0]);
-        acc[r][1] = _mm256_sub_pd(_mm256_loadu_pd(o + 4), acc[r][1]);
-      }
-      _mm256_storeu_pd(o, acc[r][0]);
-      _mm256_storeu_pd(o + 4, acc[r][1]);
-    }
-  }
+  using vec = __m256d;
+  static constexpr int64_t W = 4;
+  static vec zero() { return _mm256_setzero_pd(); }
+  static vec load(const T* p) { return _mm256_load_pd(p); }
+  static vec loadu(const T* p) { return _mm256_loadu_pd(p); }
+  static void storeu(T* p, vec v) { _mm256_storeu_pd(p, v); }
+  static vec bcast(const T* p) { return _mm256_broadcast_sd(p); }
+  static vec fmadd(vec a, vec b, vec c) { return _mm256_fmadd_pd(a, b, c); }
+  static vec add(vec a, vec b) { return _mm256_add_pd(a, b); }
+  static vec sub(vec a, vec b) { return _mm256_sub_pd(a, b); }
 };
+
+// KC·NR·4 = 16 KiB of B micro-panel (L1), MC·KC·4 = 144 KiB of A block (L2).
+using MicroF32 = TwoVectorTile<VecF32, 6, 256, 6 * 24, 2048>;
+using MicroF64 = TwoVectorTile<VecF64, 6, 128, 6 * 32, 1024>;
 
 }  // namespace
 

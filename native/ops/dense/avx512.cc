@@ -9,83 +9,38 @@
 namespace kq::dense {
 namespace {
 
-struct MicroF32 {
+struct VecF32 {
   using T = float;
-  // KC·NR·4 = 32 KiB of B micro-panel, MC·KC·4 = 168 KiB of A block (L2), KC·NC·4 = 2 MiB of B block.
-  static constexpr int64_t MR = 14, NR = 32, KC = 256, MC = MR * 12, NC = 2048;
-
-  static void tile(int64_t kc, const float* pa, const float* pb, const float* init, int64_t ldi, float* out,
-                   int64_t ldo, Apply op) {
-    prefetch_tile<MR, NR>(out, ldo);
-    __m512 acc[MR][2];
-#pragma GCC unroll 14
-    for (int r = 0; r < MR; ++r) {
-      acc[r][0] = init ? _mm512_loadu_ps(init + r * ldi) : _mm512_setzero_ps();
-      acc[r][1] = init ? _mm512_loadu_ps(init + r * ldi + 16) : _mm512_setzero_ps();
-    }
-    for (int64_t p = 0; p < kc; ++p, pa += MR, pb += NR) {
-      const __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
-#pragma GCC unroll 14
-      for (int r = 0; r < MR; ++r) {
-        const __m512 av = _mm512_set1_ps(pa[r]);
-        acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-        acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
-      }
-    }
-#pragma GCC unroll 14
-    for (int r = 0; r < MR; ++r) {
-      float* o = out + r * ldo;
-      if (op == Apply::add) {
-        acc[r][0] = _mm512_add_ps(_mm512_loadu_ps(o), acc[r][0]);
-        acc[r][1] = _mm512_add_ps(_mm512_loadu_ps(o + 16), acc[r][1]);
-      } else if (op == Apply::sub) {
-        acc[r][0] = _mm512_sub_ps(_mm512_loadu_ps(o), acc[r][0]);
-        acc[r][1] = _mm512_sub_ps(_mm512_loadu_ps(o + 16), acc[r][1]);
-      }
-      _mm512_storeu_ps(o, acc[r][0]);
-      _mm512_storeu_ps(o + 16, acc[r][1]);
-    }
-  }
+  using vec = __m512;
+  static constexpr int64_t W = 16;
+  static vec zero() { return _mm512_setzero_ps(); }
+  static vec load(const T* p) { return _mm512_load_ps(p); }
+  static vec loadu(const T* p) { return _mm512_loadu_ps(p); }
+  static void storeu(T* p, vec v) { _mm512_storeu_ps(p, v); }
+  static vec bcast(const T* p) { return _mm512_set1_ps(*p); }
+  static vec fmadd(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
+  static vec sub(vec a, vec b) { return _mm512_sub_ps(a, b); }
 };
 
-struct MicroF64 {
+struct VecF64 {
   using T = double;
-  // KC·NR·8 = 16 KiB of B micro-panel; the inverse Cholesky calls it with k = its block size (128).
-  static constexpr int64_t MR = 14, NR = 16, KC = 128, MC = MR * 16, NC = 1024;
-
-  static void tile(int64_t kc, const double* pa, const double* pb, const double* init, int64_t ldi, double* out,
-                   int64_t ldo, Apply op) {
-    prefetch_tile<MR, NR>(out, ldo);
-    __m512d acc[MR][2];
-#pragma GCC unroll 14
-    for (int r = 0; r < MR; ++r) {
-      acc[r][0] = init ? _mm512_loadu_pd(init + r * ldi) : _mm512_setzero_pd();
-      acc[r][1] = init ? _mm512_loadu_pd(init + r * ldi + 8) : _mm512_setzero_pd();
-    }
-    for (int64_t p = 0; p < kc; ++p, pa += MR, pb += NR) {
-      const __m512d b0 = _mm512_load_pd(pb), b1 = _mm512_load_pd(pb + 8);
-#pragma GCC unroll 14
-      for (int r = 0; r < MR; ++r) {
-        const __m512d av = _mm512_set1_pd(pa[r]);
-        acc[r][0] = _mm512_fmadd_pd(av, b0, acc[r][0]);
-        acc[r][1] = _mm512_fmadd_pd(av, b1, acc[r][1]);
-      }
-    }
-#pragma GCC unroll 14
-    for (int r = 0; r < MR; ++r) {
-      double* o = out + r * ldo;
-      if (op == Apply::add) {
-        acc[r][0] = _mm512_add_pd(_mm512_loadu_pd(o), acc[r][0]);
-        acc[r][1] = _mm512_add_pd(_mm512_loadu_pd(o + 8), acc[r][1]);
-      } else if (op == Apply::sub) {
-        acc[r][0] = _mm512_sub_pd(_mm512_loadu_pd(o), acc[r][0]);
-        acc[r][1] = _mm512_sub_pd(_mm512_loadu_pd(o + 8), acc[r][1]);
-      }
-      _mm512_storeu_pd(o, acc[r][0]);
-      _mm512_storeu_pd(o + 8, acc[r][1]);
-    }
-  }
+  using vec = __m512d;
+  static constexpr int64_t W = 8;
+  static vec zero() { return _mm512_setzero_pd(); }
+  static vec load(const T* p) { return _mm512_load_pd(p); }
+  static vec loadu(const T* p) { return _mm512_loadu_pd(p); }
+  static void storeu(T* p, vec v) { _mm512_storeu_pd(p, v); }
+  static vec bcast(const T* p) { return _mm512_set1_pd(*p); }
+  static vec fmadd(vec a, vec b, vec c) { return _mm512_fmadd_pd(a, b, c); }
+  static vec add(vec a, vec b) { return _mm512_add_pd(a, b); }
+  static vec sub(vec a, vec b) { return _mm512_sub_pd(a, b); }
 };
+
+// KC·NR·4 = 32 KiB of B micro-panel, MC·KC·4 = 168 KiB of A block (L2), KC·NC·4 = 2 MiB of B block.
+using MicroF32 = TwoVectorTile<VecF32, 14, 256, 14 * 12, 2048>;
+// KC·NR·8 = 16 KiB of B micro-panel; the inverse Cholesky calls it with k = its block size (128).
+using MicroF64 = TwoVectorTile<VecF64, 14, 128, 14 * 16, 1024>;
 
 }  // namespace
 

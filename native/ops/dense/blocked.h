@@ -43,6 +43,50 @@ void prefetch_tile(const T* out, int64_t ldo) {
       _mm_prefetch(reinterpret_cast<const char*>(out + r * ldo + q), _MM_HINT_T0);
 }
 
+// The register tile both instruction sets use: MR rows × two vectors of V::W lanes (NR = 2·W), one
+// broadcast of A per row and k step, fused multiply-add. V supplies the vector type and its operations
+// (T, vec, W, zero, load (aligned), loadu, storeu, bcast, fmadd, add, sub).
+template <class V, int64_t MR_, int64_t KC_, int64_t MC_, int64_t NC_>
+struct TwoVectorTile {
+  using T = typename V::T;
+  using vec = typename V::vec;
+  static constexpr int64_t W = V::W;
+  static constexpr int64_t MR = MR_, NR = 2 * W, KC = KC_, MC = MC_, NC = NC_;
+
+  static void tile(int64_t kc, const T* pa, const T* pb, const T* init, int64_t ldi, T* out, int64_t ldo,
+                   Apply op) {
+    prefetch_tile<MR, NR>(out, ldo);
+    vec acc[MR][2];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      acc[r][0] = init ? V::loadu(init + r * ldi) : V::zero();
+      acc[r][1] = init ? V::loadu(init + r * ldi + W) : V::zero();
+    }
+    for (int64_t p = 0; p < kc; ++p, pa += MR, pb += NR) {
+      const vec b0 = V::load(pb), b1 = V::load(pb + W);
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) {
+        const vec av = V::bcast(pa + r);
+        acc[r][0] = V::fmadd(av, b0, acc[r][0]);
+        acc[r][1] = V::fmadd(av, b1, acc[r][1]);
+      }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      T* o = out + r * ldo;
+      if (op == Apply::add) {
+        acc[r][0] = V::add(V::loadu(o), acc[r][0]);
+        acc[r][1] = V::add(V::loadu(o + W), acc[r][1]);
+      } else if (op == Apply::sub) {
+        acc[r][0] = V::sub(V::loadu(o), acc[r][0]);
+        acc[r][1] = V::sub(V::loadu(o + W), acc[r][1]);
+      }
+      V::storeu(o, acc[r][0]);
+      V::storeu(o + W, acc[r][1]);
+    }
+  }
+};
+
 // Micro supplies the element type T, the tile MR×NR, the block sizes KC, MC (a multiple of MR), NC, and
 //   static void tile(int64_t kc, const T* pa, const T* pb, const T* init, int64_t ldi, T* out, int64_t ldo,
 //                    Apply op);
