@@ -4,7 +4,8 @@
 // Dequantizers work 8 elements per vector. The K-quant scale searches run 8 groups at once, group g in lane g,
 // so each lane repeats the scalar search exactly and its branches become per-lane blends.
 // Helpers have internal linkage: a shared inline function compiled here with -mavx2 could otherwise be
-// linked into the scalar code (hence local copies of the few scalar helpers of half.h / pack.h).
+// linked into the scalar code (hence local copies of half.h's conversions; pack.h's helpers are internal, and
+// the scale encoders of kscales.h are scalar functions of the reference files, called from here).
 #include <immintrin.h>
 
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "blocks.h"
 #include "kernels.h"
 #include "kscales.h"
+#include "pack.h"
 
 namespace kq::ggml {
 namespace {
@@ -29,22 +31,6 @@ inline int nearest_int(float fval) {  // ggml's nearest_int (kquant_search.h)
 }
 
 constexpr float kGroupMaxEps = 1e-15f;
-
-inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {  // pack.h
-  if (j < 4) {
-    *d = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
-}
-
-inline int q3_scale_code(const uint8_t* scales, int j) {  // ref_k23.cc
-  const int low = j < 8 ? (scales[j] & 0xF) : (scales[j - 8] >> 4);
-  const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
-  return low | high << 4;
-}
 
 inline float e8m0_half(uint8_t e) {  // ref_misc.cc
   const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
@@ -524,15 +510,16 @@ inline void levels32(const float* x, float offset, float id, float add, int top,
   }
 }
 
-// (uint8) (xi0 | xi1 << 4) per byte as the legacy quantizers pack: the low level unmasked, the high one's low
-// nibble shifted up.
-inline void pack_nibbles32(const uint8_t* levels, uint8_t* qs) {
+// pack.h's pack_nibbles32 in vectors: (uint8) (xi0 | xi1 << 4) per byte as the legacy quantizers pack, the
+// low level unmasked, the high one's low nibble shifted up.
+inline void pack_nibbles32_v(const uint8_t* levels, uint8_t* qs) {
   const __m128i hi = _mm_and_si128(load16(levels + 16), _mm_set1_epi8(0x0f));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm_or_si128(load16(levels), _mm_slli_epi16(hi, 4)));
 }
 
-// Q5_0 / Q5_1: low nibbles of both halves, and the fifth bits (bit 4 of level j) as a little-endian u32.
-inline void pack_q5_32(const uint8_t* levels, uint8_t* qs, uint8_t* qh) {
+// pack.h's pack_q5_32 in vectors (Q5_0 / Q5_1): low nibbles of both halves, and the fifth bits (bit 4 of
+// level j) as a little-endian u32.
+inline void pack_q5_32_v(const uint8_t* levels, uint8_t* qs, uint8_t* qh) {
   const __m128i m4 = _mm_set1_epi8(0x0f);
   const __m128i lo = _mm_and_si128(load16(levels), m4);
   const __m128i hi = _mm_and_si128(load16(levels + 16), m4);
@@ -553,7 +540,7 @@ void quantize_q4_1(const float* x, uint8_t* dst, int64_t k) {
     y[i].d = fp16(d);
     y[i].m = fp16(min);
     levels32(x, min, id, 0.5f, 15, levels);
-    pack_nibbles32(levels, y[i].qs);
+    pack_nibbles32_v(levels, y[i].qs);
   }
 }
 
@@ -565,7 +552,7 @@ void quantize_q5_0(const float* x, uint8_t* dst, int64_t k) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = fp16(d);
     levels32(x, 0.0f, id, 16.5f, 31, levels);
-    pack_q5_32(levels, y[i].qs, y[i].qh);
+    pack_q5_32_v(levels, y[i].qs, y[i].qh);
   }
 }
 
@@ -580,7 +567,7 @@ void quantize_q5_1(const float* x, uint8_t* dst, int64_t k) {
     y[i].d = fp16(d);
     y[i].m = fp16(min);
     levels32(x, min, id, 0.5f, -1, levels);  // no clamp, as the reference
-    pack_q5_32(levels, y[i].qs, y[i].qh);
+    pack_q5_32_v(levels, y[i].qs, y[i].qh);
   }
 }
 
@@ -593,7 +580,7 @@ void quantize_q4_0(const float* x, uint8_t* dst, int64_t k) {
     y[i].d = fp16(d);
     uint8_t levels[kQK];
     levels32(x, 0.0f, id, 8.5f, 15, levels);
-    pack_nibbles32(levels, y[i].qs);
+    pack_nibbles32_v(levels, y[i].qs);
   }
 }
 
@@ -1115,7 +1102,7 @@ void quantize_mxfp4(const float* x, uint8_t* dst, int64_t k) {
       const uint64_t bytes = low_bytes8(mxfp4_index(_mm256_loadu_ps(x + j), d));
       std::memcpy(levels + j, &bytes, 8);
     }
-    pack_nibbles32(levels, y[i].qs);
+    pack_nibbles32_v(levels, y[i].qs);
   }
 }
 
@@ -1204,7 +1191,7 @@ void quantize_iq4_nl_lanes(const float* x, BlockIQ4_NL* y, const IQ4Search& sear
   }
   for (int g = 0; g < 8; ++g) {
     y[g].d = fp16(ds[g]);
-    pack_nibbles32(levels[g], y[g].qs);
+    pack_nibbles32_v(levels[g], y[g].qs);
   }
 }
 

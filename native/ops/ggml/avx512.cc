@@ -12,22 +12,12 @@
 #include "blocks.h"
 #include "kernels.h"
 #include "kscales.h"
+#include "pack.h"
 
 namespace kq::ggml {
 namespace {
 
 inline float fp32(uint16_t h) { return _cvtsh_ss(h); }  // exact
-
-// The 6-bit scale and min codes of sub-block j (pack.h's get_scale_min_k4, with internal linkage here).
-inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
-  if (j < 4) {
-    *d = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
-}
 
 inline __m512i u8x16(const uint8_t* p) {
   return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -373,12 +363,6 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
 }
 
 // ---- Q3_K ----
-
-inline int q3_scale_code(const uint8_t* scales, int j) {  // ref_k23.cc
-  const int low = j < 8 ? (scales[j] & 0xF) : (scales[j - 8] >> 4);
-  const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
-  return low | high << 4;
-}
 
 // ref_k23.cc's q3_search for Q3_K's 16 sub-blocks of 16 at once (avx2.cc's q3_lanes16 with mask registers):
 // levels l + nmax in L, returns the scales. Passes run until no lane changes, which is the reference's break

@@ -21,6 +21,7 @@
 #include "blocks.h"
 #include "ggml.h"
 #include "kquant_search.h"  // kGroupMaxEps
+#include "pack.h"
 
 namespace kq::ggml::cuda_impl {
 namespace {
@@ -66,27 +67,6 @@ KQ_HOST_DEVICE inline int nearest_int(float fval) {
 }
 
 KQ_HOST_DEVICE inline int clamp_int(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
-
-// pack.h's get_scale_min_k4 / set_scale_min_k4: Q4_K / Q5_K's 6-bit scale and min codes in 12 bytes.
-KQ_HOST_DEVICE inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
-  if (j < 4) {
-    *d = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
-}
-KQ_HOST_DEVICE inline void set_scale_min_k4(int j, uint8_t ls, uint8_t lm, uint8_t* q) {
-  if (j < 4) {
-    q[j] = ls;
-    q[j + 4] = lm;
-  } else {
-    q[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-    q[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-    q[j] |= static_cast<uint8_t>((lm >> 4) << 6);
-  }
-}
 
 // ---- dequantization: element j of one block, the reference's expression for it ----
 
@@ -201,9 +181,7 @@ struct Q3_K {
   static constexpr int64_t kBytes = sizeof(BlockQ3_K);
   KQ_HOST_DEVICE static float element(const uint8_t* b, int j) {
     const uint8_t* scales = b + offsetof(BlockQ3_K, scales);
-    const int s = j / 16;
-    const int low = s < 8 ? (scales[s] & 0xF) : (scales[s - 8] >> 4);
-    const int code = low | ((scales[8 + s % 4] >> (2 * (s / 4))) & 3) << 4;
+    const int code = q3_scale_code(scales, j / 16);
     const float dl = load_f16(b + offsetof(BlockQ3_K, d)) * static_cast<float>(code - 32);
     const int high = (b[offsetof(BlockQ3_K, hmask) + j % 32] >> (j / 32)) & 1;
     return dl * static_cast<float>(two_bits(b + offsetof(BlockQ3_K, qs), j) - (high ? 0 : 4));
@@ -483,9 +461,7 @@ KQ_HOST_DEVICE void Q4_K::quantize(const float* x, uint8_t* y) {
       L[32 * j + ii] = static_cast<uint8_t>(clamp_int(nearest_int((x[32 * j + ii] + dm) / d), 0, nmax));
   }
   for (int b = 0; b < 12; ++b) y[offsetof(BlockQ4_K, scales) + b] = codes[b];
-  uint8_t* qs = y + offsetof(BlockQ4_K, qs);
-  for (int j = 0; j < kQK_K; j += 64, qs += 32)
-    for (int l = 0; l < 32; ++l) qs[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
+  pack_q4_K_levels(L, y + offsetof(BlockQ4_K, qs));
 }
 
 // quantize_row_q6_K_ref on one super-block (ref_k456.cc's quantize_q6_K_blocks without weights, then
@@ -522,20 +498,7 @@ KQ_HOST_DEVICE void Q6_K::quantize(const float* x, uint8_t* y) {
     for (int ii = 0; ii < 16; ++ii)
       L[16 * j + ii] = static_cast<int8_t>(clamp_int(nearest_int(x[16 * j + ii] / d), -32, 31) + 32);
   }
-  uint8_t* ql = y + offsetof(BlockQ6_K, ql);
-  uint8_t* qh = y + offsetof(BlockQ6_K, qh);
-  for (int j = 0; j < kQK_K; j += 128, ql += 64, qh += 32) {
-    for (int l = 0; l < 32; ++l) {
-      const uint8_t q1 = L[j + l] & 0xF;
-      const uint8_t q2 = L[j + l + 32] & 0xF;
-      const uint8_t q3 = L[j + l + 64] & 0xF;
-      const uint8_t q4 = L[j + l + 96] & 0xF;
-      ql[l] = static_cast<uint8_t>(q1 | (q3 << 4));
-      ql[l + 32] = static_cast<uint8_t>(q2 | (q4 << 4));
-      qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) |
-                                   ((L[j + l + 96] >> 4) << 6));
-    }
-  }
+  pack_q6_K_levels(L, y + offsetof(BlockQ6_K, ql), y + offsetof(BlockQ6_K, qh));
 }
 
 // ---- kernels and launches ----

@@ -1,9 +1,20 @@
-// Level packing shared by the reference and the importance-matrix quantizers (layouts: README section 4).
+// Level packing shared by the reference and the importance-matrix quantizers (layouts: README section 4), the
+// SIMD files (scale codes) and the CUDA kernels (the KQ_HOST_DEVICE ones: integer work, no rounding). Internal
+// linkage, as core/avx2_lanes.h: a copy compiled with -mavx2/-mavx512 can never stand in for the scalar one.
 #pragma once
 #include <cstdint>
 #include <cstring>
 
+#ifndef KQ_HOST_DEVICE  // as core/half.h defines it
+#if defined(__CUDACC__)
+#define KQ_HOST_DEVICE __host__ __device__
+#else
+#define KQ_HOST_DEVICE
+#endif
+#endif
+
 namespace kq::ggml {
+namespace {
 
 // 32 levels 0..15 as 16 bytes: element j in the low nibble of byte j, element j + 16 in the high one.
 inline void pack_nibbles32(const uint8_t* L, uint8_t* qs) {
@@ -23,7 +34,7 @@ inline void pack_q5_32(const uint8_t* L, uint8_t* qs, uint8_t* qh_bytes) {
 
 // The 6-bit scale and min codes of sub-block j in Q4_K / Q5_K's 12-byte field (ggml's get_scale_min_k4 and
 // the packing its quantizers write, in sub-block order 0..7).
-inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
+KQ_HOST_DEVICE inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
   if (j < 4) {
     *d = q[j] & 63;
     *m = q[j + 4] & 63;
@@ -32,7 +43,7 @@ inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
     *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
   }
 }
-inline void set_scale_min_k4(int j, uint8_t ls, uint8_t lm, uint8_t* q) {
+KQ_HOST_DEVICE inline void set_scale_min_k4(int j, uint8_t ls, uint8_t lm, uint8_t* q) {
   if (j < 4) {
     q[j] = ls;
     q[j + 4] = lm;
@@ -43,8 +54,25 @@ inline void set_scale_min_k4(int j, uint8_t ls, uint8_t lm, uint8_t* q) {
   }
 }
 
+// Q3_K's 6-bit code of scale j (README 4), unsigned 0..63.
+KQ_HOST_DEVICE inline int q3_scale_code(const uint8_t* scales, int j) {
+  const int low = j < 8 ? (scales[j] & 0xF) : (scales[j - 8] >> 4);
+  const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+  return low | high << 4;
+}
+
+// Stores the 6-bit code l (0..63) of scale j: low nibble in bytes 0..7, top two bits in bytes 8..11.
+inline void set_q3_scale_code(uint8_t* scales, int j, int l) {
+  if (j < 8)
+    scales[j] = static_cast<uint8_t>(l & 0xF);
+  else
+    scales[j - 8] = static_cast<uint8_t>(scales[j - 8] | ((l & 0xF) << 4));
+  l >>= 4;
+  scales[j % 4 + 8] = static_cast<uint8_t>(scales[j % 4 + 8] | (l << (2 * (j / 4))));
+}
+
 // 256 Q4_K levels 0..15: each 64-element chunk as 32 bytes, the first 32 in low nibbles.
-inline void pack_q4_K_levels(const uint8_t* L, uint8_t* qs) {
+KQ_HOST_DEVICE inline void pack_q4_K_levels(const uint8_t* L, uint8_t* qs) {
   for (int j = 0; j < 256; j += 64, qs += 32)
     for (int l = 0; l < 32; ++l) qs[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
 }
@@ -74,7 +102,7 @@ inline void pack_q5_K_levels(const uint8_t* L, uint8_t* ql, uint8_t* qh_out) {
 }
 
 // 256 Q6_K levels 0..63: per 128 elements 64 bytes of low nibbles and 32 bytes of the two high bits.
-inline void pack_q6_K_levels(const int8_t* L, uint8_t* ql, uint8_t* qh) {
+KQ_HOST_DEVICE inline void pack_q6_K_levels(const int8_t* L, uint8_t* ql, uint8_t* qh) {
   for (int j = 0; j < 256; j += 128, ql += 64, qh += 32) {
     for (int l = 0; l < 32; ++l) {
       const uint8_t q1 = L[j + l] & 0xF;
@@ -89,4 +117,5 @@ inline void pack_q6_K_levels(const int8_t* L, uint8_t* ql, uint8_t* qh) {
   }
 }
 
+}  // namespace
 }  // namespace kq::ggml

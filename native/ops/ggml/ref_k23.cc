@@ -10,6 +10,7 @@
 #include "ggml.h"
 #include "kquant_search.h"
 #include "kscales.h"
+#include "pack.h"
 
 namespace kq::ggml {
 namespace {
@@ -80,23 +81,6 @@ void pack_2bit(const T* L, uint8_t* qs) {
     for (int l = 0; l < 32; ++l)
       qs[j / 4 + l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
                                             (L[j + l + 96] << 6));
-}
-
-// Q3_K's 6-bit code of scale j (README 4), unsigned 0..63.
-inline int q3_scale_code(const uint8_t* scales, int j) {
-  const int low = j < 8 ? (scales[j] & 0xF) : (scales[j - 8] >> 4);
-  const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
-  return low | high << 4;
-}
-
-// Stores the 6-bit code l (0..63) of scale j: low nibble in bytes 0..7, top two bits in bytes 8..11.
-inline void set_q3_scale_code(uint8_t* scales, int j, int l) {
-  if (j < 8)
-    scales[j] = static_cast<uint8_t>(l & 0xF);
-  else
-    scales[j - 8] = static_cast<uint8_t>(scales[j - 8] | ((l & 0xF) << 4));
-  l >>= 4;
-  scales[j % 4 + 8] = static_cast<uint8_t>(scales[j % 4 + 8] | (l << (2 * (j / 4))));
 }
 
 // Q2_K's last steps: levels recomputed from the stored d, dmin and codes (a sub-block whose d' is 0 keeps the
