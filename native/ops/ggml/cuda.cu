@@ -20,7 +20,7 @@
 #include "../../core/half.h"
 #include "blocks.h"
 #include "ggml.h"
-#include "kquant_search.h"  // kGroupMaxEps
+#include "kquant_search_hd.h"  // nearest_int, kGroupMaxEps, the searches
 #include "pack.h"
 
 namespace kq::ggml::cuda_impl {
@@ -58,12 +58,6 @@ KQ_HOST_DEVICE inline float round_half_away(float v) {
   float t = truncf(v);
   if (fabsf(v - t) >= 0.5f) t += copysignf(1.0f, v);
   return t;
-}
-
-// kquant_search.h's nearest_int: the 1.5·2^23 magic-number trick (half to even below 2^22).
-KQ_HOST_DEVICE inline int nearest_int(float fval) {
-  const float val = fval + 12582912.0f;
-  return static_cast<int>(f32_bits(val) & 0x007fffffu) - 0x00400000;
 }
 
 KQ_HOST_DEVICE inline int clamp_int(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
@@ -303,119 +297,7 @@ struct MXFP4 {
   }
 };
 
-// ---- the K-quant searches (kquant_search.cc), in the variants Q4_K and Q6_K use ----
-
-// make_qkx2_quants with use_mad false (squared error): the min/scale search of Q4_K's sub-blocks.
-KQ_HOST_DEVICE float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                                      float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep) {
-  float min = x[0];
-  float max = x[0];
-  float sum_w = weights[0];
-  float sum_x = sum_w * x[0];
-  for (int i = 1; i < n; ++i) {
-    if (x[i] < min) min = x[i];
-    if (x[i] > max) max = x[i];
-    const float w = weights[i];
-    sum_w += w;
-    sum_x += w * x[i];
-  }
-  if (min > 0) min = 0;
-  if (max == min) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
-    *the_min = -min;
-    return 0.0f;
-  }
-  float iscale = static_cast<float>(nmax) / (max - min);
-  float scale = 1 / iscale;
-  float best_error = 0;
-  for (int i = 0; i < n; ++i) {
-    L[i] = static_cast<uint8_t>(clamp_int(nearest_int(iscale * (x[i] - min)), 0, nmax));
-    const float diff = scale * L[i] + min - x[i];
-    best_error += weights[i] * (diff * diff);
-  }
-  for (int is = 0; is <= nstep; ++is) {
-    iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = clamp_int(nearest_int(iscale * (x[i] - min)), 0, nmax);
-      Laux[i] = static_cast<uint8_t>(l);
-      const float w = weights[i];
-      const float fl = static_cast<float>(l);
-      sum_l += w * fl;
-      sum_l2 += w * fl * fl;
-      sum_xl += w * fl * x[i];
-    }
-    const float D = sum_w * sum_l2 - sum_l * sum_l;
-    if (D > 0) {
-      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-      if (this_min > 0) {
-        this_min = 0;
-        this_scale = sum_xl / sum_l2;
-      }
-      float cur_error = 0;
-      for (int i = 0; i < n; ++i) {
-        const float diff = this_scale * Laux[i] + this_min - x[i];
-        cur_error += weights[i] * (diff * diff);
-      }
-      if (cur_error < best_error) {
-        for (int i = 0; i < n; ++i) L[i] = Laux[i];
-        best_error = cur_error;
-        scale = this_scale;
-        min = this_min;
-      }
-    }
-  }
-  *the_min = -min;
-  return scale;
-}
-
-// make_qx_quants with rmse_type 1 and no importance weights (w = x²): the signed search of Q6_K's groups.
-KQ_HOST_DEVICE float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
-  float max = 0;
-  float amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = fabsf(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
-    return 0.0f;
-  }
-  float iscale = static_cast<float>(-nmax) / max;
-  float sumlx = 0;
-  float suml2 = 0;
-  for (int i = 0; i < n; ++i) {
-    const int l = clamp_int(nearest_int(iscale * x[i]), -nmax, nmax - 1);
-    L[i] = static_cast<int8_t>(l + nmax);
-    const float w = x[i] * x[i];
-    const float fl = static_cast<float>(l);
-    sumlx += w * x[i] * fl;
-    suml2 += w * fl * fl;
-  }
-  float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
-  float best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0) continue;
-    iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
-    sumlx = suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-      const float fl = static_cast<float>(clamp_int(nearest_int(iscale * x[i]), -nmax, nmax - 1));
-      const float w = x[i] * x[i];
-      sumlx += w * x[i] * fl;
-      suml2 += w * fl * fl;
-    }
-    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(nmax + clamp_int(nearest_int(iscale * x[i]), -nmax, nmax - 1));
-      scale = sumlx / suml2;
-      best = scale * sumlx;
-    }
-  }
-  return scale;
-}
+// ---- K-quants: the searches are kquant_search_hd.h's, shared with the reference ----
 
 // quantize_row_q4_K_ref on one super-block (ref_k456.cc's quantize_superblock_k45 with nmax 15, rmin −1,
 // 20 steps, then pack.h's pack_q4_K_levels).
@@ -434,7 +316,7 @@ KQ_HOST_DEVICE void Q4_K::quantize(const float* x, uint8_t* y) {
     for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
     const float av_x = sqrtf(sum_x2 / 32.0f);
     for (int l = 0; l < 32; ++l) weights[l] = av_x + fabsf(x[32 * j + l]);
-    scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.0f, 0.1f, 20);
+    scales[j] = qkx2_search(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.0f, 0.1f, 20, false);
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
@@ -472,7 +354,7 @@ KQ_HOST_DEVICE void Q6_K::quantize(const float* x, uint8_t* y) {
   float max_scale = 0;
   float max_abs_scale = 0;
   for (int ib = 0; ib < kQK_K / 16; ++ib) {
-    const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib);
+    const float scale = qx_search(16, 32, x + 16 * ib, L + 16 * ib, nullptr);
     scales[ib] = scale;
     const float abs_scale = fabsf(scale);
     if (abs_scale > max_abs_scale) {

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../../core/half.h"  // KQ_HOST_DEVICE, f32_bits
+
 namespace kq::ggml {
 
 // GROUP_MAX_EPS: groups whose largest magnitude is below it quantize to zero.
@@ -11,12 +13,13 @@ constexpr float kGroupMaxEps = 1e-15f;
 
 // ggml's nearest_int: add 1.5·2^23 in float and read the low 23 bits minus 2^22. Round half to even for
 // |v| < 2^22; NaN gives 0 (its payload bits are 0x400000); larger values wrap as in ggml (its assert is off).
-inline int nearest_int(float fval) {
+// Internal linkage, host and device (the CUDA kernels share it).
+namespace {
+KQ_HOST_DEVICE inline int nearest_int(float fval) {
   const float val = fval + 12582912.0f;
-  int32_t i;
-  std::memcpy(&i, &val, sizeof i);
-  return (i & 0x007fffff) - 0x00400000;
+  return static_cast<int>(f32_bits(val) & 0x007fffffu) - 0x00400000;
 }
+}  // namespace
 
 // "qkx2": min/scale search over n values with weights (README 5.3). Returns the scale, *the_min = −min ≥ 0.
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
