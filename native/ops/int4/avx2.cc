@@ -3,24 +3,10 @@
 // signed activations) summed in int16 over a block (16 products of at most 15 · 127 fit), then vpmaddwd
 // into int32, exact; f32 path: shift, mask, convert, FMA into 8 partial sums. Same operations per row as
 // ref.cc, so both paths are bit-identical to it.
-#include <immintrin.h>
-
-#include <algorithm>
-#include <cstring>
-
-#include "../../core/avx2_lanes.h"
-#include "int4.h"
+#include "tile_avx2.h"
 
 namespace kq::int4 {
 namespace {
-
-constexpr int64_t kHalf = 8;  // rows per ymm
-
-inline __m256i broadcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
 
 struct HalfTile {
   const uint8_t* nibbles;  // the tile's first chunk, offset to this half
@@ -44,51 +30,29 @@ inline __m256 zero_scale_of(const HalfTile& t, int64_t g, __m256 s) {
   return _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(z8)));
 }
 
-template <int M>
-void store_rows(const CallArgs& a, const HalfTile& t, int64_t i0, const __m256* acc) {
-  const int64_t count = a.w->n - t.row0;
-  if (count <= 0) return;
-  for (int i = 0; i < M; ++i) {
-    __m256 out = acc[i];
-    if (a.bias) out = _mm256_add_ps(out, load_partial(a.bias + t.row0, count));
-    store_partial(a.y + (i0 + i) * a.w->n + t.row0, count, out);
-  }
-}
-
-template <int M>
-void int8_pass(const CallArgs& a, const HalfTile& t, int64_t i0) {
-  const PreparedInt4& w = *a.w;
-  const int64_t kp = w.blocks * kBlock;
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[M];
-  for (int i = 0; i < M; ++i) acc[i] = _mm256_setzero_ps();
-  for (int64_t g = 0; g < w.groups; ++g) {
-    const __m256 s = scale_of(t, g);
-    for (int64_t b = w.group_blocks[g]; b < w.group_blocks[g + 1]; ++b) {
-      const uint8_t* block = t.nibbles + b * kTileBlockBytes;
-      __m256i dot[M];
-      for (int i = 0; i < M; ++i) dot[i] = _mm256_setzero_si256();
-      for (int c = 0; c < 4; ++c) {
-        const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(block + c * kChunkBytes));
-        const __m256i lo = _mm256_and_si256(v, low4);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+struct Int8Pass {
+  template <int M>
+  static void run(const CallArgs& a, const HalfTile& t, int64_t i0) {
+    const PreparedInt4& w = *a.w;
+    const int64_t kp = w.blocks * kBlock;
+    __m256 acc[M];
+    for (int i = 0; i < M; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < w.groups; ++g) {
+      const __m256 s = scale_of(t, g);
+      for (int64_t b = w.group_blocks[g]; b < w.group_blocks[g + 1]; ++b) {
+        __m256i sum[M];
+        block_dots<M>(t.nibbles + b * kTileBlockBytes, a.xq + i0 * kp + b * kBlock, kp, sum);
         for (int i = 0; i < M; ++i) {
-          const int8_t* x = a.xq + (i0 + i) * kp + b * kBlock + 8 * c;
-          dot[i] = _mm256_add_epi16(dot[i], _mm256_add_epi16(_mm256_maddubs_epi16(lo, broadcast4(x)),
-                                                             _mm256_maddubs_epi16(hi, broadcast4(x + 4))));
+          const __m256 f = _mm256_mul_ps(s, _mm256_set1_ps(a.xd[(i0 + i) * w.blocks + b]));
+          acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i]), f, acc[i]);
         }
       }
-      for (int i = 0; i < M; ++i) {
-        const __m256 f = _mm256_mul_ps(s, _mm256_set1_ps(a.xd[(i0 + i) * w.blocks + b]));
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(dot[i], ones)), f, acc[i]);
-      }
+      const __m256 zs = zero_scale_of(t, g, s);
+      for (int i = 0; i < M; ++i) acc[i] = _mm256_fnmadd_ps(zs, _mm256_set1_ps(a.xsum[(i0 + i) * w.groups + g]), acc[i]);
     }
-    const __m256 zs = zero_scale_of(t, g, s);
-    for (int i = 0; i < M; ++i) acc[i] = _mm256_fnmadd_ps(zs, _mm256_set1_ps(a.xsum[(i0 + i) * w.groups + g]), acc[i]);
+    store_half_rows<M>(a.y, a.bias, w.n, t.row0, i0, acc);
   }
-  store_rows<M>(a, t, i0, acc);
-}
+};
 
 void f32_pass(const CallArgs& a, const HalfTile& t, int64_t i) {
   const PreparedInt4& w = *a.w;
@@ -112,28 +76,18 @@ void f32_pass(const CallArgs& a, const HalfTile& t, int64_t i) {
       }
     }
     const __m256 s = scale_of(t, g);
-    const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(part[0], part[4]), _mm256_add_ps(part[1], part[5])),
-                                     _mm256_add_ps(_mm256_add_ps(part[2], part[6]), _mm256_add_ps(part[3], part[7])));
+    const __m256 sum = sum8(part);
     acc = _mm256_fmadd_ps(s, sum, acc);
     acc = _mm256_fnmadd_ps(zero_scale_of(t, g, s), _mm256_set1_ps(a.xsum[i * w.groups + g]), acc);
   }
-  store_rows<1>(a, t, i, &acc);
+  store_half_rows<1>(a.y, a.bias, w.n, t.row0, i, &acc);
 }
 
-// Four x rows per int8 pass keep accumulators and weights within the 16 ymm registers.
 void int8_tiles_avx2(const CallArgs& a, int64_t t0, int64_t t1) {
   for (int64_t tile = t0; tile < t1; ++tile)
     for (int64_t h = 0; h < 2; ++h) {
       const HalfTile t = half_tile(*a.w, tile, h);
-      if (t.row0 >= a.w->n) continue;
-      for (int64_t i0 = 0; i0 < a.m; i0 += 4) {
-        switch (std::min<int64_t>(a.m - i0, 4)) {
-          case 1: int8_pass<1>(a, t, i0); break;
-          case 2: int8_pass<2>(a, t, i0); break;
-          case 3: int8_pass<3>(a, t, i0); break;
-          default: int8_pass<4>(a, t, i0); break;
-        }
-      }
+      if (t.row0 < a.w->n) int8_row_passes<Int8Pass>(a, t);
     }
 }
 

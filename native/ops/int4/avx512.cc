@@ -2,8 +2,8 @@
 // avx512_vnni.cc) and the f32 path, which dequantizes in registers: each of the 8 columns of a chunk is a
 // shift and mask of the chunk's dword lanes, converted to f32 and multiplied by the broadcast activation into
 // its own partial sum (column mod 8), the same partial sums and order as ref.cc.
-#define KQ_INT4_VNNI 0
-#define KQ_INT4_TARGET
+#define KQ_I8_VNNI 0
+#define KQ_I8_TARGET
 #include "avx512_int8.h"
 
 namespace kq::int4 {
@@ -45,20 +45,12 @@ void f32_pass(const CallArgs& a, int64_t tile, int64_t i0) {
     const __m128i z8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(zeros + g * kTileRows));
     const __m512 zs = _mm512_mul_ps(s, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(z8)));
     for (int i = 0; i < M; ++i) {
-      const __m512* p = part[i];
-      const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(p[0], p[4]), _mm512_add_ps(p[1], p[5])),
-                                       _mm512_add_ps(_mm512_add_ps(p[2], p[6]), _mm512_add_ps(p[3], p[7])));
+      const __m512 sum = sum8(part[i]);
       acc[i] = _mm512_fmadd_ps(s, sum, acc[i]);
       acc[i] = _mm512_fnmadd_ps(zs, _mm512_set1_ps(a.xsum[(i0 + i) * w.groups + g]), acc[i]);
     }
   }
-  const int64_t row0 = tile * kTileRows;
-  const __mmask16 mask = row_mask(w.n - row0);
-  for (int i = 0; i < M; ++i) {
-    __m512 out = acc[i];
-    if (a.bias) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, a.bias + row0));
-    _mm512_mask_storeu_ps(a.y + (i0 + i) * w.n + row0, mask, out);
-  }
+  store_tile_rows<M>(a.y, a.bias, w.n, tile, i0, acc);
 }
 
 // Two x rows per pass: 16 partial-sum registers plus the weights stay within the 32 zmm registers.

@@ -1,7 +1,7 @@
 // The int8-activation tile kernel with vpdpbusd (AVX-512 VNNI): avx512_int8.h compiled with a target
 // attribute that adds VNNI to this file's functions only; active_kernels() picks it when CPUID reports VNNI.
-#define KQ_INT4_VNNI 1
-#define KQ_INT4_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define KQ_I8_VNNI 1
+#define KQ_I8_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #include "avx512_int8.h"
 
 namespace kq::int4 {

@@ -2,24 +2,11 @@
 // 64-byte chunk), one ymm lane per row. f32 path: vpermps only indexes 8 entries, so a nibble looks up both
 // halves of the table and bit 3 (shifted into the sign bit) blends them. int8 path (Q4_K): vpmaddubsw summed
 // in int16 over a block, then vpmaddwd into int32, exact. Same operations per row as codebook_ref.cc.
-#include <immintrin.h>
-
-#include <algorithm>
-#include <cstring>
-
-#include "../../core/avx2_lanes.h"
 #include "codebook.h"
+#include "tile_avx2.h"
 
 namespace kq::int4 {
 namespace {
-
-constexpr int64_t kHalf = 8;  // rows per ymm
-
-inline __m256i broadcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
 
 inline __m256 u8_to_f32(const uint8_t* p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
@@ -48,16 +35,6 @@ inline __m256 lookup(__m256i v, int shift, __m256 table_lo, __m256 table_hi) {
   return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
 }
 
-template <int M>
-void store_rows(const CodebookCall& a, const HalfTile& t, int64_t i0, const __m256* acc) {
-  const int64_t count = a.w->n - t.row0;
-  for (int i = 0; i < M; ++i) {
-    __m256 out = acc[i];
-    if (a.bias) out = _mm256_add_ps(out, load_partial(a.bias + t.row0, count));
-    store_partial(a.y + (i0 + i) * a.w->n + t.row0, count, out);
-  }
-}
-
 template <bool Q4K>
 void f32_pass(const CodebookCall& a, const HalfTile& t, int64_t i) {
   const PreparedCodebook& w = *a.w;
@@ -77,8 +54,7 @@ void f32_pass(const CodebookCall& a, const HalfTile& t, int64_t i) {
         }
       }
     }
-    const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(part[0], part[4]), _mm256_add_ps(part[1], part[5])),
-                                     _mm256_add_ps(_mm256_add_ps(part[2], part[6]), _mm256_add_ps(part[3], part[7])));
+    const __m256 sum = sum8(part);
     if (Q4K) {
       __m256 scale, min;
       q4_k_scale_min(w, t, g, &scale, &min);
@@ -89,40 +65,29 @@ void f32_pass(const CodebookCall& a, const HalfTile& t, int64_t i) {
       acc = _mm256_fmadd_ps(scale, sum, acc);
     }
   }
-  store_rows<1>(a, t, i, &acc);
+  store_half_rows<1>(a.y, a.bias, w.n, t.row0, i, &acc);
 }
 
-// Four x rows per int8 pass keep accumulators and weights within the 16 ymm registers.
-template <int M>
-void int8_pass(const CodebookCall& a, const HalfTile& t, int64_t i0) {
-  const PreparedCodebook& w = *a.w;
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  __m256 acc[M];
-  for (int i = 0; i < M; ++i) acc[i] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < w.blocks; ++b) {
-    const uint8_t* block = t.nibbles + b * kTileBlockBytes;
-    __m256i dot[M];
-    for (int i = 0; i < M; ++i) dot[i] = _mm256_setzero_si256();
-    for (int c = 0; c < 4; ++c) {
-      const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(block + c * kChunkBytes));
-      const __m256i lo = _mm256_and_si256(v, low4);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+struct Int8Pass {
+  template <int M>
+  static void run(const CodebookCall& a, const HalfTile& t, int64_t i0) {
+    const PreparedCodebook& w = *a.w;
+    __m256 acc[M];
+    for (int i = 0; i < M; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < w.blocks; ++b) {
+      __m256i sum[M];
+      block_dots<M>(t.nibbles + b * kTileBlockBytes, a.xq + i0 * w.k + b * kBlock, w.k, sum);
+      __m256 scale, min;
+      q4_k_scale_min(w, t, b, &scale, &min);
       for (int i = 0; i < M; ++i) {
-        const int8_t* x = a.xq + (i0 + i) * w.k + b * kBlock + 8 * c;
-        dot[i] = _mm256_add_epi16(dot[i], _mm256_add_epi16(_mm256_maddubs_epi16(lo, broadcast4(x)),
-                                                           _mm256_maddubs_epi16(hi, broadcast4(x + 4))));
+        const __m256 f = _mm256_mul_ps(scale, _mm256_set1_ps(a.xd[(i0 + i) * w.blocks + b]));
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i]), f, acc[i]);
+        acc[i] = _mm256_fnmadd_ps(min, _mm256_set1_ps(a.xsum[(i0 + i) * w.blocks + b]), acc[i]);
       }
     }
-    __m256 scale, min;
-    q4_k_scale_min(w, t, b, &scale, &min);
-    for (int i = 0; i < M; ++i) {
-      const __m256 f = _mm256_mul_ps(scale, _mm256_set1_ps(a.xd[(i0 + i) * w.blocks + b]));
-      acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(dot[i], _mm256_set1_epi16(1))), f, acc[i]);
-      acc[i] = _mm256_fnmadd_ps(min, _mm256_set1_ps(a.xsum[(i0 + i) * w.blocks + b]), acc[i]);
-    }
+    store_half_rows<M>(a.y, a.bias, w.n, t.row0, i0, acc);
   }
-  store_rows<M>(a, t, i0, acc);
-}
+};
 
 template <typename Body>
 void each_half(const CodebookCall& a, int64_t t0, int64_t t1, Body body) {
@@ -141,16 +106,7 @@ void f32_tiles_avx2(const CodebookCall& a, int64_t t0, int64_t t1) {
 }
 
 void int8_tiles_avx2(const CodebookCall& a, int64_t t0, int64_t t1) {
-  each_half(a, t0, t1, [&](const HalfTile& t) {
-    for (int64_t i0 = 0; i0 < a.m; i0 += 4) {
-      switch (std::min<int64_t>(a.m - i0, 4)) {
-        case 1: int8_pass<1>(a, t, i0); break;
-        case 2: int8_pass<2>(a, t, i0); break;
-        case 3: int8_pass<3>(a, t, i0); break;
-        default: int8_pass<4>(a, t, i0); break;
-      }
-    }
-  });
+  each_half(a, t0, t1, [&](const HalfTile& t) { int8_row_passes<Int8Pass>(a, t); });
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 // its column-mod-8 partial sum. int8 path (Q4_K): vpmaddubsw of unsigned nibbles × signed activations, as
 // int4's int8 kernel (codebook_avx512_int8.h; the VNNI copy is codebook_avx512_vnni.cc). Same operations per
 // row as codebook_ref.cc, so both are bit-identical to it.
-#define KQ_CB_VNNI 0
-#define KQ_CB_TARGET
+#define KQ_I8_VNNI 0
+#define KQ_I8_TARGET
 #include "codebook_avx512_int8.h"
 
 namespace kq::int4 {
@@ -44,14 +44,12 @@ void f32_pass(const CodebookCall& a, int64_t tile, int64_t i0) {
     if (Q4K) q4_k_scale_min(w, tile, g, &scale, &min);
     else scale = _mm512_loadu_ps(w.absmax.data() + (tile * w.groups + g) * kTileRows);
     for (int i = 0; i < M; ++i) {
-      const __m512* p = part[i];
-      const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(p[0], p[4]), _mm512_add_ps(p[1], p[5])),
-                                       _mm512_add_ps(_mm512_add_ps(p[2], p[6]), _mm512_add_ps(p[3], p[7])));
+      const __m512 sum = sum8(part[i]);
       acc[i] = _mm512_fmadd_ps(scale, sum, acc[i]);
       if (Q4K) acc[i] = _mm512_fnmadd_ps(min, _mm512_set1_ps(a.xsum[(i0 + i) * w.blocks + g]), acc[i]);
     }
   }
-  store_rows<M>(a, tile, i0, acc);
+  store_tile_rows<M>(a.y, a.bias, w.n, tile, i0, acc);
 }
 
 // Two x rows per pass: 16 partial-sum registers plus the weights stay within the 32 zmm registers.

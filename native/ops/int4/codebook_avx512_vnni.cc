@@ -1,8 +1,8 @@
 // The Q4_K int8-activation tile kernel with vpdpbusd (AVX-512 VNNI): codebook_avx512_int8.h compiled with a
 // target attribute that adds VNNI to this file's functions only; active_codebook_kernels() picks it when
 // CPUID reports VNNI.
-#define KQ_CB_VNNI 1
-#define KQ_CB_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define KQ_I8_VNNI 1
+#define KQ_I8_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #include "codebook_avx512_int8.h"
 
 namespace kq::int4 {
