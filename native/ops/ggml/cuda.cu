@@ -40,10 +40,12 @@ KQ_HOST_DEVICE inline uint32_t load_u32(const uint8_t* p) {
   return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
          static_cast<uint32_t>(p[3]) << 24;
 }
-KQ_HOST_DEVICE inline void store_f16(uint8_t* p, float v) {
-  const uint16_t h = f32_to_f16_bits(v);
+KQ_HOST_DEVICE inline void store_u16(uint8_t* p, uint16_t h) {
   p[0] = static_cast<uint8_t>(h);
   p[1] = static_cast<uint8_t>(h >> 8);
+}
+KQ_HOST_DEVICE inline void store_f16(uint8_t* p, float v) {
+  store_u16(p, f32_to_f16_bits(v));
 }
 
 // ref.cc's trunc_i32_x86: a float cast to an 8-bit integer as x86 does it (out of int32 range: 0x80000000).
@@ -297,51 +299,17 @@ struct MXFP4 {
   }
 };
 
-// ---- K-quants: the searches are kquant_search_hd.h's, shared with the reference ----
+// ---- K-quants: the searches and super-block steps are kquant_search_hd.h's, shared with the reference ----
 
-// quantize_row_q4_K_ref on one super-block (ref_k456.cc's quantize_superblock_k45 with nmax 15, rmin −1,
+// quantize_row_q4_K_ref on one super-block (kquant_search_hd.h's superblock_k45 with nmax 15, rmin −1,
 // 20 steps, then pack.h's pack_q4_K_levels).
 KQ_HOST_DEVICE void Q4_K::quantize(const float* x, uint8_t* y) {
-  constexpr int nmax = 15;
   uint8_t L[kQK_K];
-  uint8_t Laux[32];
-  float weights[32];
-  float mins[8];
-  float scales[8];
   uint8_t codes[12] = {};
-  float max_scale = 0;
-  float max_min = 0;
-  for (int j = 0; j < 8; ++j) {
-    float sum_x2 = 0;
-    for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
-    const float av_x = sqrtf(sum_x2 / 32.0f);
-    for (int l = 0; l < 32; ++l) weights[l] = av_x + fabsf(x[32 * j + l]);
-    scales[j] = qkx2_search(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.0f, 0.1f, 20, false);
-    if (scales[j] > max_scale) max_scale = scales[j];
-    if (mins[j] > max_min) max_min = mins[j];
-  }
-  const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
-  const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
-  for (int j = 0; j < 8; ++j) {
-    uint8_t ls = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
-    uint8_t lm = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
-    ls = ls < 63 ? ls : 63;
-    lm = lm < 63 ? lm : 63;
-    set_scale_min_k4(j, ls, lm, codes);
-  }
-  store_f16(y + offsetof(BlockQ4_K, d), max_scale / 63.0f);
-  store_f16(y + offsetof(BlockQ4_K, dmin), max_min / 63.0f);
-  const float d_all = load_f16(y + offsetof(BlockQ4_K, d));
-  const float dmin_all = load_f16(y + offsetof(BlockQ4_K, dmin));
-  for (int j = 0; j < 8; ++j) {
-    uint8_t sc, m;
-    get_scale_min_k4(j, codes, &sc, &m);
-    const float d = d_all * sc;
-    if (d == 0.0f) continue;  // NaN (inf · 0) goes on, as in ggml's `if (!d)`
-    const float dm = dmin_all * m;
-    for (int ii = 0; ii < 32; ++ii)
-      L[32 * j + ii] = static_cast<uint8_t>(clamp_int(nearest_int((x[32 * j + ii] + dm) / d), 0, nmax));
-  }
+  uint16_t d, dmin;
+  superblock_k45(x, 15, -1.0f, 20, &d, &dmin, codes, L);
+  store_u16(y + offsetof(BlockQ4_K, d), d);
+  store_u16(y + offsetof(BlockQ4_K, dmin), dmin);
   for (int b = 0; b < 12; ++b) y[offsetof(BlockQ4_K, scales) + b] = codes[b];
   pack_q4_K_levels(L, y + offsetof(BlockQ4_K, qs));
 }
@@ -351,28 +319,14 @@ KQ_HOST_DEVICE void Q4_K::quantize(const float* x, uint8_t* y) {
 KQ_HOST_DEVICE void Q6_K::quantize(const float* x, uint8_t* y) {
   int8_t L[kQK_K];
   float scales[kQK_K / 16];
-  float max_scale = 0;
-  float max_abs_scale = 0;
-  for (int ib = 0; ib < kQK_K / 16; ++ib) {
-    const float scale = qx_search(16, 32, x + 16 * ib, L + 16 * ib, nullptr);
-    scales[ib] = scale;
-    const float abs_scale = fabsf(scale);
-    if (abs_scale > max_abs_scale) {
-      max_abs_scale = abs_scale;
-      max_scale = scale;
-    }
-  }
-  if (max_abs_scale < kGroupMaxEps) {
+  for (int ib = 0; ib < kQK_K / 16; ++ib) scales[ib] = qx_search(16, 32, x + 16 * ib, L + 16 * ib, nullptr);
+  int8_t* sc = reinterpret_cast<int8_t*>(y + offsetof(BlockQ6_K, scales));
+  uint16_t d16;
+  if (!q6_K_scale_codes(scales, &d16, sc)) {
     for (int b = 0; b < static_cast<int>(sizeof(BlockQ6_K)); ++b) y[b] = 0;
     return;
   }
-  const float iscale = -128.0f / max_scale;
-  store_f16(y + offsetof(BlockQ6_K, d), 1 / iscale);
-  int8_t* sc = reinterpret_cast<int8_t*>(y + offsetof(BlockQ6_K, scales));
-  for (int ib = 0; ib < kQK_K / 16; ++ib) {
-    const int v = nearest_int(iscale * scales[ib]);
-    sc[ib] = static_cast<int8_t>(v < 127 ? v : 127);
-  }
+  store_u16(y + offsetof(BlockQ6_K, d), d16);
   const float d_all = load_f16(y + offsetof(BlockQ6_K, d));
   for (int j = 0; j < kQK_K / 16; ++j) {
     const float d = d_all * static_cast<float>(sc[j]);

@@ -1,11 +1,14 @@
-// The K-quant scale searches of kquant_search.h as host/device functions with internal linkage, for the
-// reference (kquant_search.cc exports them) and the CUDA kernels (cuda.cu calls them): one source, so both
-// round alike as long as neither contracts to FMA (-ffp-contract=off on the host, -fmad=false for CUDA).
+// The K-quant scale searches of kquant_search.h, and the super-block steps of Q4_K / Q5_K and Q6_K, as
+// host/device functions with internal linkage, for the reference (kquant_search.cc and ref_k456.cc) and the
+// CUDA kernels (cuda.cu): one source, so both round alike as long as neither contracts to FMA
+// (-ffp-contract=off on the host, -fmad=false for CUDA).
 #pragma once
 #include <cmath>
 #include <cstdint>
 
+#include "../../core/half.h"
 #include "kquant_search.h"
+#include "pack.h"
 
 namespace kq::ggml {
 namespace {
@@ -133,6 +136,81 @@ KQ_HOST_DEVICE inline float qx_search(int n, int nmax, const float* x, int8_t* L
     }
   }
   return scale;
+}
+
+// Q4_K / Q5_K: the 6-bit scale and min codes of the 8 sub-blocks (codes zeroed by the caller), d and dmin.
+KQ_HOST_DEVICE inline void k45_scale_codes(const float* scales, const float* mins, uint16_t* d_out,
+                                           uint16_t* dmin_out, uint8_t* codes) {
+  float max_scale = 0;
+  float max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+  const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+  for (int j = 0; j < 8; ++j) {
+    uint8_t ls = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
+    uint8_t lm = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
+    ls = ls < 63 ? ls : 63;
+    lm = lm < 63 ? lm : 63;
+    set_scale_min_k4(j, ls, lm, codes);
+  }
+  *d_out = f32_to_f16_bits(max_scale / 63.0f);
+  *dmin_out = f32_to_f16_bits(max_min / 63.0f);
+}
+
+// One Q4_K / Q5_K super-block: the eight sub-block searches, the 6-bit codes (zeroed by the caller), d / dmin
+// and the levels recomputed from the stored values. L receives 256 levels in 0..nmax.
+KQ_HOST_DEVICE inline void superblock_k45(const float* x, int nmax, float rmin, int nstep, uint16_t* d_out,
+                                          uint16_t* dmin_out, uint8_t* codes, uint8_t* L) {
+  uint8_t Laux[32];
+  float weights[32];
+  float mins[8];
+  float scales[8];
+  for (int j = 0; j < 8; ++j) {
+    float sum_x2 = 0;
+    for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
+    const float av_x = sqrtf(sum_x2 / 32.0f);
+    for (int l = 0; l < 32; ++l) weights[l] = av_x + fabsf(x[32 * j + l]);
+    scales[j] = qkx2_search(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, false);
+  }
+  k45_scale_codes(scales, mins, d_out, dmin_out, codes);
+  const float d_all = f16_bits_to_f32(*d_out);
+  const float dmin_all = f16_bits_to_f32(*dmin_out);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    get_scale_min_k4(j, codes, &sc, &m);
+    const float d = d_all * sc;
+    if (d == 0.0f) continue;  // NaN (inf · 0) goes on, as in ggml's `if (!d)`
+    const float dm = dmin_all * m;
+    for (int ii = 0; ii < 32; ++ii) {
+      const int l = nearest_int((x[32 * j + ii] + dm) / d);
+      L[32 * j + ii] = static_cast<uint8_t>(l < 0 ? 0 : (l > nmax ? nmax : l));
+    }
+  }
+}
+
+// Q6_K: the 8-bit signed codes of the 16 sub-block scales and d. False (nothing written) when the largest
+// |scale| is below kGroupMaxEps: the super-block is stored as all zero.
+KQ_HOST_DEVICE inline bool q6_K_scale_codes(const float* scales, uint16_t* d_out, int8_t* codes) {
+  float max_scale = 0;
+  float max_abs_scale = 0;
+  for (int ib = 0; ib < 16; ++ib) {
+    const float abs_scale = fabsf(scales[ib]);
+    if (abs_scale > max_abs_scale) {
+      max_abs_scale = abs_scale;
+      max_scale = scales[ib];
+    }
+  }
+  if (max_abs_scale < kGroupMaxEps) return false;
+  const float iscale = -128.0f / max_scale;
+  *d_out = f32_to_f16_bits(1 / iscale);
+  for (int ib = 0; ib < 16; ++ib) {
+    const int v = nearest_int(iscale * scales[ib]);
+    codes[ib] = static_cast<int8_t>(v < 127 ? v : 127);
+  }
+  return true;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "../../core/half.h"
 #include "ggml.h"
 #include "kquant_search.h"
+#include "kquant_search_hd.h"
 #include "kscales.h"
 #include "pack.h"
 
@@ -18,81 +19,20 @@ namespace {
 inline uint16_t fp16(float v) { return f32_to_f16_bits(v); }
 inline float fp32(uint16_t h) { return f16_bits_to_f32(h); }
 
-// Shared part of Q4_K / Q5_K: the eight sub-block searches, the 6-bit codes, d / dmin and the levels
-// recomputed from the stored values. L receives 256 levels in 0..nmax.
-void quantize_superblock_k45(const float* x, int nmax, float rmin, int nstep, uint16_t* d_out, uint16_t* dmin_out,
-                             uint8_t* scales_out, uint8_t* L) {
-  uint8_t Laux[32];
-  float weights[32];
-  float mins[8];
-  float scales[8];
-  for (int j = 0; j < 8; ++j) {
-    float sum_x2 = 0;
-    for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
-    const float av_x = std::sqrt(sum_x2 / 32.0f);
-    for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
-    scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep,
-                                 false);
-  }
-  encode_k45_scales(scales, mins, d_out, dmin_out, scales_out);
-  const float d_all = fp32(*d_out);
-  const float dmin_all = fp32(*dmin_out);
-  for (int j = 0; j < 8; ++j) {
-    uint8_t sc, m;
-    get_scale_min_k4(j, scales_out, &sc, &m);
-    const float d = d_all * sc;
-    if (d == 0.0f) continue;  // NaN (inf · 0) goes on, as in ggml's `if (!d)`
-    const float dm = dmin_all * m;
-    for (int ii = 0; ii < 32; ++ii) {
-      const int l = nearest_int((x[32 * j + ii] + dm) / d);
-      L[32 * j + ii] = static_cast<uint8_t>(l < 0 ? 0 : (l > nmax ? nmax : l));
-    }
-  }
-}
-
 }  // namespace
 
 void encode_k45_scales(const float* scales, const float* mins, uint16_t* d_out, uint16_t* dmin_out,
                        uint8_t* scales_out) {
-  float max_scale = 0;
-  float max_min = 0;
-  for (int j = 0; j < 8; ++j) {
-    if (scales[j] > max_scale) max_scale = scales[j];
-    if (mins[j] > max_min) max_min = mins[j];
-  }
-  const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
-  const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
-  for (int j = 0; j < 8; ++j) {
-    uint8_t ls = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
-    uint8_t lm = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
-    ls = ls < 63 ? ls : 63;
-    lm = lm < 63 ? lm : 63;
-    set_scale_min_k4(j, ls, lm, scales_out);
-  }
-  *d_out = fp16(max_scale / 63.0f);
-  *dmin_out = fp16(max_min / 63.0f);
+  k45_scale_codes(scales, mins, d_out, dmin_out, scales_out);
 }
 
 bool encode_q6_K_scales(const float* scales, BlockQ6_K* y) {
-  float max_scale = 0;
-  float max_abs_scale = 0;
-  for (int ib = 0; ib < kQK_K / 16; ++ib) {
-    const float abs_scale = std::fabs(scales[ib]);
-    if (abs_scale > max_abs_scale) {
-      max_abs_scale = abs_scale;
-      max_scale = scales[ib];
-    }
-  }
-  if (max_abs_scale < kGroupMaxEps) {
+  uint16_t d;
+  if (!q6_K_scale_codes(scales, &d, y->scales)) {
     std::memset(y, 0, sizeof(BlockQ6_K));
     return false;
   }
-  const float iscale = -128.0f / max_scale;
-  y->d = fp16(1 / iscale);
-  for (int ib = 0; ib < kQK_K / 16; ++ib) {
-    const int v = nearest_int(iscale * scales[ib]);
-    y->scales[ib] = static_cast<int8_t>(v < 127 ? v : 127);
-  }
+  y->d = d;
   return true;
 }
 
@@ -101,7 +41,7 @@ void quantize_row_q4_K_ref(const float* x, BlockQ4_K* y, int64_t k) {
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
     uint8_t scales[12] = {};
     uint16_t d, dmin;
-    quantize_superblock_k45(x, 15, -1.0f, 20, &d, &dmin, scales, L);
+    superblock_k45(x, 15, -1.0f, 20, &d, &dmin, scales, L);
     y[i].d = d;
     y[i].dmin = dmin;
     std::memcpy(y[i].scales, scales, 12);
@@ -114,7 +54,7 @@ void quantize_row_q5_K_ref(const float* x, BlockQ5_K* y, int64_t k) {
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
     uint8_t scales[12] = {};
     uint16_t d, dmin;
-    quantize_superblock_k45(x, 31, -0.5f, 15, &d, &dmin, scales, L);
+    superblock_k45(x, 31, -0.5f, 15, &d, &dmin, scales, L);
     y[i].d = d;
     y[i].dmin = dmin;
     std::memcpy(y[i].scales, scales, 12);
