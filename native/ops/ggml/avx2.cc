@@ -795,22 +795,29 @@ __m256 qx_lanes16(const __m256* xt, int nmax, __m256i* L) {
   return blend(scale, zero, tiny);
 }
 
+// A signed 16-element search (qx_lanes16 / q3_lanes16) over the 16 sub-blocks of a super-block in two passes
+// of 8 lanes, sub-block 8·batch + g in lane g: stored levels into L in element order, the scales into scales.
+template <class Search>
+void search_subblocks16(const float* x, Search search, int8_t* L, float* scales) {
+  alignas(32) int32_t lanes[8];
+  for (int batch = 0; batch < 2; ++batch) {  // sub-blocks 8·batch .. 8·batch + 7
+    __m256 xt[16];
+    for (int l = 0; l < 16; ++l) xt[l] = gather8(x + 128 * batch + l, 16);
+    __m256i Lt[16];
+    _mm256_store_ps(scales + 8 * batch, search(xt, Lt));
+    for (int l = 0; l < 16; ++l) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), Lt[l]);
+      for (int g = 0; g < 8; ++g) L[128 * batch + 16 * g + l] = static_cast<int8_t>(lanes[g]);
+    }
+  }
+}
+
 void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
   auto* y = reinterpret_cast<BlockQ6_K*>(dst);
   alignas(32) int8_t L[kQK_K];
   alignas(32) float scales[kQK_K / 16];
-  alignas(32) int32_t lanes[8];
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
-    for (int batch = 0; batch < 2; ++batch) {  // sub-blocks 8·batch .. 8·batch + 7
-      __m256 xt[16];
-      for (int l = 0; l < 16; ++l) xt[l] = gather8(x + 128 * batch + l, 16);
-      __m256i Lt[16];
-      _mm256_store_ps(scales + 8 * batch, qx_lanes16(xt, 32, Lt));
-      for (int l = 0; l < 16; ++l) {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), Lt[l]);
-        for (int g = 0; g < 8; ++g) L[128 * batch + 16 * g + l] = static_cast<int8_t>(lanes[g]);
-      }
-    }
+    search_subblocks16(x, [](const __m256* xt, __m256i* Lt) { return qx_lanes16(xt, 32, Lt); }, L, scales);
     if (!encode_q6_K_scales(scales, &y[i])) continue;
     const float d_all = fp32(y[i].d);
     for (int j = 0; j < kQK_K / 16; ++j) {
@@ -951,18 +958,8 @@ void quantize_q3_K(const float* x, uint8_t* dst, int64_t k) {
   auto* y = reinterpret_cast<BlockQ3_K*>(dst);
   alignas(32) int8_t L[kQK_K];
   alignas(32) float scales[kQK_K / 16];
-  alignas(32) int32_t lanes[8];
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
-    for (int batch = 0; batch < 2; ++batch) {  // sub-blocks 8·batch .. 8·batch + 7
-      __m256 xt[16];
-      for (int l = 0; l < 16; ++l) xt[l] = gather8(x + 128 * batch + l, 16);
-      __m256i Lt[16];
-      _mm256_store_ps(scales + 8 * batch, q3_lanes16(xt, 4, Lt));
-      for (int l = 0; l < 16; ++l) {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), Lt[l]);
-        for (int g = 0; g < 8; ++g) L[128 * batch + 16 * g + l] = static_cast<int8_t>(lanes[g]);
-      }
-    }
+    search_subblocks16(x, [](const __m256* xt, __m256i* Lt) { return q3_lanes16(xt, 4, Lt); }, L, scales);
     encode_q3_K_scales(scales, &y[i]);
     const float d_all = fp32(y[i].d);
     for (int j = 0; j < kQK_K / 16; ++j) {

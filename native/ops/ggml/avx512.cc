@@ -112,23 +112,30 @@ __m512 qx_lanes(const __m512* xt, int nmax, __m512i* L) {
   return _mm512_maskz_mov_ps(static_cast<__mmask16>(~tiny), scale);
 }
 
+// A signed 16-element search (qx_lanes / q3_lanes) over the 16 sub-blocks of a super-block in one pass,
+// sub-block g in lane g: stored levels into L in element order, the scales into scales (64-byte aligned).
+template <class Search>
+void search_subblocks16(const float* x, Search search, int8_t* L, float* scales) {
+  alignas(64) int32_t lanes[16];
+  const __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(16));
+  __m512 xt[16];
+  for (int l = 0; l < 16; ++l) xt[l] = _mm512_i32gather_ps(index, x + l, 4);
+  __m512i Lt[16];
+  _mm512_store_ps(scales, search(xt, Lt));
+  for (int l = 0; l < 16; ++l) {
+    _mm512_store_si512(lanes, Lt[l]);
+    for (int g = 0; g < 16; ++g) L[16 * g + l] = static_cast<int8_t>(lanes[g]);
+  }
+}
+
 // quantize_q6_K_blocks of ref_k456.cc without weights: the search in lanes, the rest as the reference.
 void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
   auto* y = reinterpret_cast<BlockQ6_K*>(dst);
   alignas(64) int8_t L[kQK_K];
   alignas(64) float scales[kQK_K / 16];
-  alignas(64) int32_t lanes[16];
-  const __m512i stride = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32(16));
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
-    __m512 xt[16];
-    for (int l = 0; l < 16; ++l) xt[l] = _mm512_i32gather_ps(stride, x + l, 4);
-    __m512i Lt[16];
-    _mm512_store_ps(scales, qx_lanes(xt, 32, Lt));
-    for (int l = 0; l < 16; ++l) {
-      _mm512_store_si512(lanes, Lt[l]);
-      for (int g = 0; g < 16; ++g) L[16 * g + l] = static_cast<int8_t>(lanes[g]);
-    }
+    search_subblocks16(x, [](const __m512* xt, __m512i* Lt) { return qx_lanes(xt, 32, Lt); }, L, scales);
     if (!encode_q6_K_scales(scales, &y[i])) continue;
     const float d_all = fp32(y[i].d);
     for (int j = 0; j < kQK_K / 16; ++j) {
@@ -421,18 +428,8 @@ void quantize_q3_K(const float* x, uint8_t* dst, int64_t k) {
   auto* y = reinterpret_cast<BlockQ3_K*>(dst);
   alignas(64) int8_t L[kQK_K];
   alignas(64) float scales[16];
-  alignas(64) int32_t lanes[16];
-  const __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32(16));
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
-    __m512 xt[16];
-    for (int l = 0; l < 16; ++l) xt[l] = _mm512_i32gather_ps(index, x + l, 4);
-    __m512i Lt[16];
-    _mm512_store_ps(scales, q3_lanes(xt, 4, Lt));
-    for (int l = 0; l < 16; ++l) {
-      _mm512_store_si512(lanes, Lt[l]);
-      for (int g = 0; g < 16; ++g) L[16 * g + l] = static_cast<int8_t>(lanes[g]);
-    }
+    search_subblocks16(x, [](const __m512* xt, __m512i* Lt) { return q3_lanes(xt, 4, Lt); }, L, scales);
     encode_q3_K_scales(scales, &y[i]);
     const float d_all = fp32(y[i].d);
     for (int j = 0; j < 16; ++j) {
