@@ -746,18 +746,26 @@ void quantize_q5_K(const float* x, uint8_t* dst, int64_t k) {
   }
 }
 
-// ggml's make_qx_quants with rmse_type 1 and no weights (w = x²), for 8 groups of 16 (group g in lane g).
-// Levels are stored as l + nmax in L; returns the scales.
-__m256 qx_lanes16(const __m256* xt, int nmax, __m256i* L) {
-  const __m256 zero = _mm256_setzero_ps();
-  __m256 max = zero, amax = zero;
-  for (int i = 0; i < 16; ++i) {
+// The searches' start, lane by lane over n rows: *max = the value of largest magnitude (the first on ties, as
+// the reference's `ax > amax`); returns the lanes whose largest |x| is below GROUP_MAX_EPS.
+inline __m256 signed_max_lanes(const __m256* xt, int n, __m256* max_out) {
+  __m256 max = _mm256_setzero_ps(), amax = _mm256_setzero_ps();
+  for (int i = 0; i < n; ++i) {
     const __m256 ax = abs8(xt[i]);
     const __m256 larger = gt(ax, amax);
     amax = blend(amax, ax, larger);
     max = blend(max, xt[i], larger);
   }
-  const __m256 tiny = lt(amax, _mm256_set1_ps(kGroupMaxEps));
+  *max_out = max;
+  return lt(amax, _mm256_set1_ps(kGroupMaxEps));
+}
+
+// ggml's make_qx_quants with rmse_type 1 and no weights (w = x²), for 8 groups of 16 (group g in lane g).
+// Levels are stored as l + nmax in L; returns the scales.
+__m256 qx_lanes16(const __m256* xt, int nmax, __m256i* L) {
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 max;
+  const __m256 tiny = signed_max_lanes(xt, 16, &max);
   const auto level = [nmax](__m256 v) { return clamp8(nearest_int8(v), -nmax, nmax - 1); };
   __m256 iscale = _mm256_div_ps(_mm256_set1_ps(static_cast<float>(-nmax)), max);
   __m256 sumlx = zero, suml2 = zero;
@@ -905,14 +913,8 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
 // is the same, so are its decisions), so running passes until no lane changes equals the reference's break.
 __m256 q3_lanes16(const __m256* xt, int nmax, __m256i* L) {
   const __m256 zero = _mm256_setzero_ps();
-  __m256 max = zero, amax = zero;
-  for (int i = 0; i < 16; ++i) {
-    const __m256 ax = abs8(xt[i]);
-    const __m256 larger = gt(ax, amax);
-    amax = blend(amax, ax, larger);
-    max = blend(max, xt[i], larger);
-  }
-  const __m256 tiny = lt(amax, _mm256_set1_ps(kGroupMaxEps));
+  __m256 max;
+  const __m256 tiny = signed_max_lanes(xt, 16, &max);
   const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(static_cast<float>(-nmax)), max);
   __m256 sumlx = zero, suml2 = zero;
   __m256 w[16], wx[16];
@@ -1146,17 +1148,13 @@ struct IQ4Search {
 // Eight blocks of 32, block g in lane g: the search's two fits, each sum in element order.
 void quantize_iq4_nl_lanes(const float* x, BlockIQ4_NL* y, const IQ4Search& search) {
   __m256 xt[kQK], w[kQK];
-  __m256 max = _mm256_setzero_ps(), amax = _mm256_setzero_ps();
   for (int j = 0; j < kQK; ++j) {
     xt[j] = gather8(x + j, kQK);
     w[j] = _mm256_mul_ps(xt[j], xt[j]);
-    const __m256 ax = abs8(xt[j]);
-    const __m256 larger = gt(ax, amax);
-    amax = blend(amax, ax, larger);
-    max = blend(max, xt[j], larger);
   }
+  __m256 max;
+  const __m256 tiny = signed_max_lanes(xt, kQK, &max);
   const __m256 zero = _mm256_setzero_ps();
-  const __m256 tiny = lt(amax, _mm256_set1_ps(kGroupMaxEps));
   __m256i L[kQK];
   const auto fit = [&](__m256 id, __m256* sumqx, __m256* sumq2, bool store) {
     *sumqx = *sumq2 = zero;

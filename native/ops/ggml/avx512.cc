@@ -63,18 +63,26 @@ inline __m512i clamp16(__m512i v, int lo, int hi) {
   return _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(lo)), _mm512_set1_epi32(hi));
 }
 
-// ggml's make_qx_quants with rmse_type 1 and no weights (w = x²) for Q6_K's 16 sub-blocks of 16 at once,
-// sub-block g in lane g (avx2.cc's qx_lanes16 with 16 lanes and mask registers). Levels l + nmax in L.
-__m512 qx_lanes(const __m512* xt, int nmax, __m512i* L) {
-  const __m512 zero = _mm512_setzero_ps();
-  __m512 max = zero, amax = zero;
-  for (int i = 0; i < 16; ++i) {
+// The searches' start, lane by lane over n rows: *max = the value of largest magnitude (the first on ties, as
+// the reference's `ax > amax`); returns the lanes whose largest |x| is below GROUP_MAX_EPS.
+inline __mmask16 signed_max_lanes(const __m512* xt, int n, __m512* max_out) {
+  __m512 max = _mm512_setzero_ps(), amax = _mm512_setzero_ps();
+  for (int i = 0; i < n; ++i) {
     const __m512 ax = abs16(xt[i]);
     const __mmask16 larger = _mm512_cmp_ps_mask(ax, amax, _CMP_GT_OQ);
     amax = _mm512_mask_mov_ps(amax, larger, ax);
     max = _mm512_mask_mov_ps(max, larger, xt[i]);
   }
-  const __mmask16 tiny = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);  // GROUP_MAX_EPS
+  *max_out = max;
+  return _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);  // GROUP_MAX_EPS
+}
+
+// ggml's make_qx_quants with rmse_type 1 and no weights (w = x²) for Q6_K's 16 sub-blocks of 16 at once,
+// sub-block g in lane g (avx2.cc's qx_lanes16 with 16 lanes and mask registers). Levels l + nmax in L.
+__m512 qx_lanes(const __m512* xt, int nmax, __m512i* L) {
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 max;
+  const __mmask16 tiny = signed_max_lanes(xt, 16, &max);
   const auto level = [nmax](__m512 v) { return clamp16(nearest_int16(v), -nmax, nmax - 1); };
   __m512 iscale = _mm512_div_ps(_mm512_set1_ps(static_cast<float>(-nmax)), max);
   __m512 sumlx = zero, suml2 = zero;
@@ -376,14 +384,8 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
 // per lane (a lane whose pass changes nothing is at a fixed point).
 __m512 q3_lanes(const __m512* xt, int nmax, __m512i* L) {
   const __m512 zero = _mm512_setzero_ps();
-  __m512 max = zero, amax = zero;
-  for (int i = 0; i < 16; ++i) {
-    const __m512 ax = abs16(xt[i]);
-    const __mmask16 larger = _mm512_cmp_ps_mask(ax, amax, _CMP_GT_OQ);
-    amax = _mm512_mask_mov_ps(amax, larger, ax);
-    max = _mm512_mask_mov_ps(max, larger, xt[i]);
-  }
-  const __mmask16 tiny = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);  // GROUP_MAX_EPS
+  __m512 max;
+  const __mmask16 tiny = signed_max_lanes(xt, 16, &max);
   const __m512 iscale = _mm512_div_ps(_mm512_set1_ps(static_cast<float>(-nmax)), max);
   __m512 sumlx = zero, suml2 = zero;
   __m512 w[16], wx[16];
@@ -494,16 +496,12 @@ void quantize_iq4_nl_lanes(const float* x, BlockIQ4_NL* y, const IQ4Search& sear
                                            _mm512_set1_epi32(kQK));
   const __m512 zero = _mm512_setzero_ps();
   __m512 xt[kQK], w[kQK];
-  __m512 max = zero, amax = zero;
   for (int j = 0; j < kQK; ++j) {
     xt[j] = _mm512_i32gather_ps(index, x + j, 4);
     w[j] = _mm512_mul_ps(xt[j], xt[j]);
-    const __m512 ax = abs16(xt[j]);
-    const __mmask16 larger = _mm512_cmp_ps_mask(ax, amax, _CMP_GT_OQ);
-    amax = _mm512_mask_mov_ps(amax, larger, ax);
-    max = _mm512_mask_mov_ps(max, larger, xt[j]);
   }
-  const __mmask16 tiny = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);  // GROUP_MAX_EPS
+  __m512 max;
+  const __mmask16 tiny = signed_max_lanes(xt, kQK, &max);
   __m512i L[kQK];
   const auto fit = [&](__m512 id, __m512* sumqx, __m512* sumq2, bool store) {
     *sumqx = *sumq2 = zero;
