@@ -13,6 +13,7 @@
 #include "blocks.h"
 #include "kernels.h"
 #include "kscales.h"
+#include "lanes_search.h"
 #include "pack.h"
 
 namespace kq::ggml {
@@ -584,73 +585,26 @@ void quantize_q4_0(const float* x, uint8_t* dst, int64_t k) {
   }
 }
 
-// ggml's make_qkx2_quants (kquant_search.cc) for 8 groups of N at once: xt[i] / wt[i] hold element i of every
-// group (group g in lane g), L[i] receives the levels. Every lane runs the scalar sequence; each `if` of the
-// reference becomes a mask, and lanes whose branch the reference would not take keep their values.
-template <int N>
-void qkx2_lanes(const __m256* xt, const __m256* wt, int nmax, float rmin, float rdelta, int nstep, bool use_mad,
-                __m256i* L, __m256* scale_out, __m256* the_min_out) {
-  const __m256 zero = _mm256_setzero_ps();
-  __m256 min = xt[0], max = xt[0];
-  __m256 sum_w = wt[0];
-  __m256 sum_x = _mm256_mul_ps(sum_w, xt[0]);
-  for (int i = 1; i < N; ++i) {
-    min = blend(min, xt[i], lt(xt[i], min));
-    max = blend(max, xt[i], gt(xt[i], max));
-    sum_w = _mm256_add_ps(sum_w, wt[i]);
-    sum_x = _mm256_add_ps(sum_x, _mm256_mul_ps(wt[i], xt[i]));
-  }
-  min = blend(min, zero, gt(min, zero));
-  const __m256 flat = _mm256_cmp_ps(max, min, _CMP_EQ_OQ);  // the reference returns early: L = 0, scale 0
-  const __m256 flat_min = min;
-  const auto error_term = [use_mad](__m256 diff, __m256 w) {
-    diff = use_mad ? abs8(diff) : _mm256_mul_ps(diff, diff);
-    return _mm256_mul_ps(w, diff);
-  };
-  __m256 iscale = _mm256_div_ps(_mm256_set1_ps(static_cast<float>(nmax)), _mm256_sub_ps(max, min));
-  __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
-  __m256 best_error = zero;
-  for (int i = 0; i < N; ++i) {
-    L[i] = clamp8(nearest_int8(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], min))), 0, nmax);
-    const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale, to_f32(L[i])), min), xt[i]);
-    best_error = _mm256_add_ps(best_error, error_term(diff, wt[i]));
-  }
-  __m256i Laux[N];
-  for (int is = 0; is <= nstep; ++is) {
-    const float numerator = rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax);
-    // min moves when a candidate wins, and the reference divides by the current max − min.
-    iscale = _mm256_div_ps(_mm256_set1_ps(numerator), _mm256_sub_ps(max, min));
-    __m256 sum_l = zero, sum_l2 = zero, sum_xl = zero;
-    for (int i = 0; i < N; ++i) {
-      Laux[i] = clamp8(nearest_int8(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], min))), 0, nmax);
-      const __m256 fl = to_f32(Laux[i]);
-      const __m256 wl = _mm256_mul_ps(wt[i], fl);
-      sum_l = _mm256_add_ps(sum_l, wl);
-      sum_l2 = _mm256_add_ps(sum_l2, _mm256_mul_ps(wl, fl));
-      sum_xl = _mm256_add_ps(sum_xl, _mm256_mul_ps(wl, xt[i]));
-    }
-    const __m256 D = _mm256_sub_ps(_mm256_mul_ps(sum_w, sum_l2), _mm256_mul_ps(sum_l, sum_l));
-    __m256 this_scale = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_w, sum_xl), _mm256_mul_ps(sum_x, sum_l)), D);
-    __m256 this_min = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_l2, sum_x), _mm256_mul_ps(sum_l, sum_xl)), D);
-    const __m256 positive = gt(this_min, zero);
-    this_min = blend(this_min, zero, positive);
-    this_scale = blend(this_scale, _mm256_div_ps(sum_xl, sum_l2), positive);
-    __m256 cur_error = zero;
-    for (int i = 0; i < N; ++i) {
-      const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(this_scale, to_f32(Laux[i])), this_min), xt[i]);
-      cur_error = _mm256_add_ps(cur_error, error_term(diff, wt[i]));
-    }
-    const __m256 take = _mm256_and_ps(gt(D, zero), lt(cur_error, best_error));
-    if (_mm256_movemask_ps(take) == 0) continue;
-    for (int i = 0; i < N; ++i) L[i] = blendi(L[i], Laux[i], take);
-    best_error = blend(best_error, cur_error, take);
-    scale = blend(scale, this_scale, take);
-    min = blend(min, this_min, take);
-  }
-  for (int i = 0; i < N; ++i) L[i] = blendi(L[i], _mm256_setzero_si256(), flat);
-  *scale_out = blend(scale, zero, flat);
-  *the_min_out = _mm256_xor_ps(blend(min, flat_min, flat), _mm256_set1_ps(-0.0f));
-}
+// The 8-lane traits of lanes_search.h (masks are all-ones float lanes, as the compares give them).
+struct Lanes {
+  using F = __m256;
+  using I = __m256i;
+  using M = __m256;
+  static F zero() { return _mm256_setzero_ps(); }
+  static F set1(float v) { return _mm256_set1_ps(v); }
+  static M lt(F a, F b) { return ::kq::ggml::lt(a, b); }
+  static M gt(F a, F b) { return ::kq::ggml::gt(a, b); }
+  static M eq(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+  static M both(M a, M b) { return _mm256_and_ps(a, b); }
+  static bool none(M m) { return _mm256_movemask_ps(m) == 0; }
+  static F sel(F a, F b, M take_b) { return blend(a, b, take_b); }
+  static I seli(I a, I b, M take_b) { return blendi(a, b, take_b); }
+  static F abs(F v) { return abs8(v); }
+  static F negate(F v) { return _mm256_xor_ps(v, _mm256_set1_ps(-0.0f)); }
+  static I level(F v, int lo, int hi) { return clamp8(nearest_int8(v), lo, hi); }
+  static F to_f32(I v) { return ::kq::ggml::to_f32(v); }
+  static I zeroi() { return _mm256_setzero_si256(); }
+};
 
 // Element i of each of 8 groups of `stride` floats starting at x, group g in lane g.
 inline __m256 gather8(const float* x, int stride) {
@@ -672,7 +626,7 @@ void quantize_superblock_k45(const float* x, int nmax, float rmin, int nstep, ui
   for (int l = 0; l < 32; ++l) wt[l] = _mm256_add_ps(av_x, abs8(xt[l]));
   __m256i Lt[32];
   __m256 scale_v, min_v;
-  qkx2_lanes<32>(xt, wt, nmax, rmin, 0.1f, nstep, false, Lt, &scale_v, &min_v);
+  qkx2_lanes<Lanes, 32>(xt, wt, nmax, rmin, 0.1f, nstep, false, Lt, &scale_v, &min_v);
   alignas(32) float scales[8], mins[8];
   _mm256_store_ps(scales, scale_v);
   _mm256_store_ps(mins, min_v);
@@ -873,7 +827,7 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
       }
       __m256i Lt[16];
       __m256 scale_v, min_v;
-      qkx2_lanes<16>(xt, wt, 3, -0.5f, 0.1f, 15, true, Lt, &scale_v, &min_v);
+      qkx2_lanes<Lanes, 16>(xt, wt, 3, -0.5f, 0.1f, 15, true, Lt, &scale_v, &min_v);
       _mm256_store_ps(scales + 8 * batch, scale_v);
       _mm256_store_ps(mins + 8 * batch, min_v);
       for (int l = 0; l < 16; ++l) {

@@ -12,6 +12,7 @@
 #include "blocks.h"
 #include "kernels.h"
 #include "kscales.h"
+#include "lanes_search.h"
 #include "pack.h"
 
 namespace kq::ggml {
@@ -172,73 +173,26 @@ void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
   }
 }
 
-// ggml's make_qkx2_quants (kquant_search.cc) for 16 groups of N at once, group g in lane g: avx2.cc's
-// qkx2_lanes with mask registers. Every lane runs the scalar sequence; each `if` of the reference becomes a mask.
-template <int N>
-void qkx2_lanes(const __m512* xt, const __m512* wt, int nmax, float rmin, float rdelta, int nstep, bool use_mad,
-                __m512i* L, __m512* scale_out, __m512* the_min_out) {
-  const auto error_term = [use_mad](__m512 diff, __m512 w) {
-    diff = use_mad ? _mm512_abs_ps(diff) : _mm512_mul_ps(diff, diff);
-    return _mm512_mul_ps(w, diff);
-  };
-  const __m512 zero = _mm512_setzero_ps();
-  __m512 min = xt[0], max = xt[0];
-  __m512 sum_w = wt[0];
-  __m512 sum_x = _mm512_mul_ps(sum_w, xt[0]);
-  for (int i = 1; i < N; ++i) {
-    min = _mm512_mask_mov_ps(min, _mm512_cmp_ps_mask(xt[i], min, _CMP_LT_OQ), xt[i]);
-    max = _mm512_mask_mov_ps(max, _mm512_cmp_ps_mask(xt[i], max, _CMP_GT_OQ), xt[i]);
-    sum_w = _mm512_add_ps(sum_w, wt[i]);
-    sum_x = _mm512_add_ps(sum_x, _mm512_mul_ps(wt[i], xt[i]));
-  }
-  min = _mm512_mask_mov_ps(min, _mm512_cmp_ps_mask(min, zero, _CMP_GT_OQ), zero);
-  const __mmask16 flat = _mm512_cmp_ps_mask(max, min, _CMP_EQ_OQ);  // the reference returns early: L = 0, scale 0
-  const __m512 flat_min = min;
-  __m512 iscale = _mm512_div_ps(_mm512_set1_ps(static_cast<float>(nmax)), _mm512_sub_ps(max, min));
-  __m512 scale = _mm512_div_ps(_mm512_set1_ps(1.0f), iscale);
-  __m512 best_error = zero;
-  for (int i = 0; i < N; ++i) {
-    L[i] = clamp16(nearest_int16(_mm512_mul_ps(iscale, _mm512_sub_ps(xt[i], min))), 0, nmax);
-    const __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(scale, _mm512_cvtepi32_ps(L[i])), min), xt[i]);
-    best_error = _mm512_add_ps(best_error, error_term(diff, wt[i]));
-  }
-  __m512i Laux[N];
-  for (int is = 0; is <= nstep; ++is) {
-    const float numerator = rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax);
-    // min moves when a candidate wins, and the reference divides by the current max − min.
-    iscale = _mm512_div_ps(_mm512_set1_ps(numerator), _mm512_sub_ps(max, min));
-    __m512 sum_l = zero, sum_l2 = zero, sum_xl = zero;
-    for (int i = 0; i < N; ++i) {
-      Laux[i] = clamp16(nearest_int16(_mm512_mul_ps(iscale, _mm512_sub_ps(xt[i], min))), 0, nmax);
-      const __m512 fl = _mm512_cvtepi32_ps(Laux[i]);
-      const __m512 wl = _mm512_mul_ps(wt[i], fl);
-      sum_l = _mm512_add_ps(sum_l, wl);
-      sum_l2 = _mm512_add_ps(sum_l2, _mm512_mul_ps(wl, fl));
-      sum_xl = _mm512_add_ps(sum_xl, _mm512_mul_ps(wl, xt[i]));
-    }
-    const __m512 D = _mm512_sub_ps(_mm512_mul_ps(sum_w, sum_l2), _mm512_mul_ps(sum_l, sum_l));
-    __m512 this_scale = _mm512_div_ps(_mm512_sub_ps(_mm512_mul_ps(sum_w, sum_xl), _mm512_mul_ps(sum_x, sum_l)), D);
-    __m512 this_min = _mm512_div_ps(_mm512_sub_ps(_mm512_mul_ps(sum_l2, sum_x), _mm512_mul_ps(sum_l, sum_xl)), D);
-    const __mmask16 positive = _mm512_cmp_ps_mask(this_min, zero, _CMP_GT_OQ);
-    this_min = _mm512_mask_mov_ps(this_min, positive, zero);
-    this_scale = _mm512_mask_mov_ps(this_scale, positive, _mm512_div_ps(sum_xl, sum_l2));
-    __m512 cur_error = zero;
-    for (int i = 0; i < N; ++i) {
-      const __m512 fitted = _mm512_add_ps(_mm512_mul_ps(this_scale, _mm512_cvtepi32_ps(Laux[i])), this_min);
-      cur_error = _mm512_add_ps(cur_error, error_term(_mm512_sub_ps(fitted, xt[i]), wt[i]));
-    }
-    const __mmask16 take =
-        _mm512_cmp_ps_mask(D, zero, _CMP_GT_OQ) & _mm512_cmp_ps_mask(cur_error, best_error, _CMP_LT_OQ);
-    if (take == 0) continue;
-    for (int i = 0; i < N; ++i) L[i] = _mm512_mask_mov_epi32(L[i], take, Laux[i]);
-    best_error = _mm512_mask_mov_ps(best_error, take, cur_error);
-    scale = _mm512_mask_mov_ps(scale, take, this_scale);
-    min = _mm512_mask_mov_ps(min, take, this_min);
-  }
-  for (int i = 0; i < N; ++i) L[i] = _mm512_maskz_mov_epi32(static_cast<__mmask16>(~flat), L[i]);
-  *scale_out = _mm512_maskz_mov_ps(static_cast<__mmask16>(~flat), scale);
-  *the_min_out = _mm512_xor_ps(_mm512_mask_mov_ps(min, flat, flat_min), _mm512_set1_ps(-0.0f));
-}
+// The 16-lane traits of lanes_search.h (masks are mask registers).
+struct Lanes {
+  using F = __m512;
+  using I = __m512i;
+  using M = __mmask16;
+  static F zero() { return _mm512_setzero_ps(); }
+  static F set1(float v) { return _mm512_set1_ps(v); }
+  static M lt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static M gt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  static M eq(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+  static M both(M a, M b) { return static_cast<M>(a & b); }
+  static bool none(M m) { return m == 0; }
+  static F sel(F a, F b, M take_b) { return _mm512_mask_mov_ps(a, take_b, b); }
+  static I seli(I a, I b, M take_b) { return _mm512_mask_mov_epi32(a, take_b, b); }
+  static F abs(F v) { return _mm512_abs_ps(v); }
+  static F negate(F v) { return _mm512_xor_ps(v, _mm512_set1_ps(-0.0f)); }
+  static I level(F v, int lo, int hi) { return clamp16(nearest_int16(v), lo, hi); }
+  static F to_f32(I v) { return _mm512_cvtepi32_ps(v); }
+  static I zeroi() { return _mm512_setzero_si512(); }
+};
 
 // The end of ref_k456.cc's quantize_superblock_k45 for one super-block: 6-bit scale and min codes from its 8
 // searches, d / dmin, and the levels recomputed from the stored values (L holds the search levels).
@@ -307,7 +261,7 @@ void quantize_k45(const float* x, uint8_t* dst, int64_t k) {
     for (int l = 0; l < 32; ++l) wt[l] = _mm512_add_ps(av_x, abs16(xt[l]));
     __m512i Lt[32];
     __m512 scale_v, min_v;
-    qkx2_lanes<32>(xt, wt, kNmax, rmin, 0.1f, nstep, false, Lt, &scale_v, &min_v);
+    qkx2_lanes<Lanes, 32>(xt, wt, kNmax, rmin, 0.1f, nstep, false, Lt, &scale_v, &min_v);
     _mm512_store_ps(scales, scale_v);
     _mm512_store_ps(mins, min_v);
     for (int l = 0; l < 32; ++l) {
@@ -348,7 +302,7 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
     }
     __m512i Lt[16];
     __m512 scale_v, min_v;
-    qkx2_lanes<16>(xt, wt, 3, -0.5f, 0.1f, 15, true, Lt, &scale_v, &min_v);
+    qkx2_lanes<Lanes, 16>(xt, wt, 3, -0.5f, 0.1f, 15, true, Lt, &scale_v, &min_v);
     _mm512_store_ps(scales, scale_v);
     _mm512_store_ps(mins, min_v);
     for (int l = 0; l < 16; ++l) {

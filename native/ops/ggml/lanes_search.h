@@ -1,0 +1,83 @@
+// K-quant searches written once over a lane type, for the SIMD files: avx2.cc instantiates them with its 8-lane
+// traits, avx512.cc with its 16-lane ones (struct Lanes there: F / I / M, the float, int32 and mask vectors, and
+// the few operations below that differ between the two instruction sets). Float arithmetic is plain vector
+// + − × ÷, one binary32 rounding each (the files build with -ffp-contract=off), in the reference's order.
+// Internal linkage: each ISA file gets its own copy, and none can stand in for another's (see avx2.cc).
+#pragma once
+
+namespace kq::ggml {
+namespace {
+
+// ggml's make_qkx2_quants (kquant_search.cc) for one group per lane: xt[i] / wt[i] hold element i of every
+// group, L[i] receives the levels. Every lane runs the scalar sequence; each `if` of the reference becomes a
+// mask, and lanes whose branch the reference would not take keep their values.
+template <class V, int N>
+void qkx2_lanes(const typename V::F* xt, const typename V::F* wt, int nmax, float rmin, float rdelta, int nstep,
+                bool use_mad, typename V::I* L, typename V::F* scale_out, typename V::F* the_min_out) {
+  using F = typename V::F;
+  using I = typename V::I;
+  using M = typename V::M;
+  const F zero = V::zero();
+  F min = xt[0], max = xt[0];
+  F sum_w = wt[0];
+  F sum_x = sum_w * xt[0];
+  for (int i = 1; i < N; ++i) {
+    min = V::sel(min, xt[i], V::lt(xt[i], min));
+    max = V::sel(max, xt[i], V::gt(xt[i], max));
+    sum_w = sum_w + wt[i];
+    sum_x = sum_x + wt[i] * xt[i];
+  }
+  min = V::sel(min, zero, V::gt(min, zero));
+  const M flat = V::eq(max, min);  // the reference returns early: L = 0, scale 0
+  const F flat_min = min;
+  const auto error_term = [use_mad](F diff, F w) {
+    diff = use_mad ? V::abs(diff) : diff * diff;
+    return w * diff;
+  };
+  F iscale = V::set1(static_cast<float>(nmax)) / (max - min);
+  F scale = V::set1(1.0f) / iscale;
+  F best_error = zero;
+  for (int i = 0; i < N; ++i) {
+    L[i] = V::level(iscale * (xt[i] - min), 0, nmax);
+    const F diff = (scale * V::to_f32(L[i]) + min) - xt[i];
+    best_error = best_error + error_term(diff, wt[i]);
+  }
+  I Laux[N];
+  for (int is = 0; is <= nstep; ++is) {
+    const float numerator = rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax);
+    // min moves when a candidate wins, and the reference divides by the current max − min.
+    iscale = V::set1(numerator) / (max - min);
+    F sum_l = zero, sum_l2 = zero, sum_xl = zero;
+    for (int i = 0; i < N; ++i) {
+      Laux[i] = V::level(iscale * (xt[i] - min), 0, nmax);
+      const F fl = V::to_f32(Laux[i]);
+      const F wl = wt[i] * fl;
+      sum_l = sum_l + wl;
+      sum_l2 = sum_l2 + wl * fl;
+      sum_xl = sum_xl + wl * xt[i];
+    }
+    const F D = sum_w * sum_l2 - sum_l * sum_l;
+    F this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+    F this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+    const M positive = V::gt(this_min, zero);
+    this_min = V::sel(this_min, zero, positive);
+    this_scale = V::sel(this_scale, sum_xl / sum_l2, positive);
+    F cur_error = zero;
+    for (int i = 0; i < N; ++i) {
+      const F diff = (this_scale * V::to_f32(Laux[i]) + this_min) - xt[i];
+      cur_error = cur_error + error_term(diff, wt[i]);
+    }
+    const M take = V::both(V::gt(D, zero), V::lt(cur_error, best_error));
+    if (V::none(take)) continue;
+    for (int i = 0; i < N; ++i) L[i] = V::seli(L[i], Laux[i], take);
+    best_error = V::sel(best_error, cur_error, take);
+    scale = V::sel(scale, this_scale, take);
+    min = V::sel(min, this_min, take);
+  }
+  for (int i = 0; i < N; ++i) L[i] = V::seli(L[i], V::zeroi(), flat);
+  *scale_out = V::sel(scale, zero, flat);
+  *the_min_out = V::negate(V::sel(min, flat_min, flat));
+}
+
+}  // namespace
+}  // namespace kq::ggml
