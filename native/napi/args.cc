@@ -1,5 +1,7 @@
 #include "args.h"
 
+#include "register.h"
+
 #include <string>
 
 namespace kq::napi {
@@ -33,6 +35,19 @@ Napi::Value status_error_value(Napi::Env env, const Status& status) {
 
 Napi::Error status_error(Napi::Env env, const Status& status) {
   return Napi::Error(env, status_error_value(env, status));
+}
+
+double number_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (!info[index].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string("Expected a number for ") + name);
+  return info[index].As<Napi::Number>().DoubleValue();
+}
+
+bool is_product(int64_t length, int64_t a, int64_t b) {
+  return static_cast<long double>(a) * static_cast<long double>(b) == static_cast<long double>(length);
+}
+
+void export_functions(Napi::Env env, Napi::Object exports, std::initializer_list<ExportedFunction> functions) {
+  for (const ExportedFunction& f : functions) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
 }
 
 void require_arg(Napi::Env env, bool ok, const std::string& message) {

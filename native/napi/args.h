@@ -24,12 +24,17 @@ ArrayArg typed_array_of(const Napi::CallbackInfo& info, size_t index, const char
                         std::initializer_list<napi_typedarray_type> types, bool optional = false);
 int64_t int_arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min, int64_t max);
 bool bool_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
+// Any JS number (TypeError otherwise).
+double number_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
 Device device_arg(const Napi::CallbackInfo& info, size_t index);
 
 // A JS Error carrying `code` ('KQ_SHAPE', …); lib/errors.ts turns it into a KquantError.
 Napi::Error status_error(Napi::Env env, const Status& status);
 Napi::Value status_error_value(Napi::Env env, const Status& status);
 const char* code_name(Code code);
+
+// Whether length == a · b, computed without integer overflow.
+bool is_product(int64_t length, int64_t a, int64_t b);
 
 // Throws a RangeError naming the argument unless `ok`.
 void require_arg(Napi::Env env, bool ok, const std::string& message);

@@ -78,10 +78,10 @@ Napi::Value copy(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_backend(Napi::Env env, Napi::Object exports) {
-  exports.Set("backendInfo", Napi::Function::New(env, backend_info, "backendInfo"));
-  exports.Set("setSimd", Napi::Function::New(env, set_simd, "setSimd"));
-  exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));
-  exports.Set("copy", Napi::Function::New(env, copy, "copy"));
+  export_functions(env, exports, {{"backendInfo", backend_info},
+                                  {"setSimd", set_simd},
+                                  {"setThreads", set_threads},
+                                  {"copy", copy}});
 }
 
 }  // namespace kq::napi

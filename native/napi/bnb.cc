@@ -201,16 +201,16 @@ Napi::Value dynamic_map(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_bnb(Napi::Env env, Napi::Object exports) {
-  exports.Set("bnbQuantize4bit", Napi::Function::New(env, quantize_4bit, "bnbQuantize4bit"));
-  exports.Set("bnbDequantize4bit", Napi::Function::New(env, dequantize_4bit, "bnbDequantize4bit"));
-  exports.Set("bnbQuantize8bit", Napi::Function::New(env, quantize_8bit, "bnbQuantize8bit"));
-  exports.Set("bnbDequantize8bit", Napi::Function::New(env, dequantize_8bit, "bnbDequantize8bit"));
-  exports.Set("bnbQuantizeNested", Napi::Function::New(env, quantize_nested, "bnbQuantizeNested"));
-  exports.Set("bnbDequantizeNested", Napi::Function::New(env, dequantize_nested, "bnbDequantizeNested"));
-  exports.Set("bnbPackCodes", Napi::Function::New(env, pack_codes, "bnbPackCodes"));
-  exports.Set("bnbUnpackCodes", Napi::Function::New(env, unpack_codes, "bnbUnpackCodes"));
-  exports.Set("bnbCode4", Napi::Function::New(env, code4, "bnbCode4"));
-  exports.Set("bnbDynamicMap", Napi::Function::New(env, dynamic_map, "bnbDynamicMap"));
+  export_functions(env, exports, {{"bnbQuantize4bit", quantize_4bit},
+                                  {"bnbDequantize4bit", dequantize_4bit},
+                                  {"bnbQuantize8bit", quantize_8bit},
+                                  {"bnbDequantize8bit", dequantize_8bit},
+                                  {"bnbQuantizeNested", quantize_nested},
+                                  {"bnbDequantizeNested", dequantize_nested},
+                                  {"bnbPackCodes", pack_codes},
+                                  {"bnbUnpackCodes", unpack_codes},
+                                  {"bnbCode4", code4},
+                                  {"bnbDynamicMap", dynamic_map}});
 }
 
 }  // namespace kq::napi

@@ -40,8 +40,8 @@ Napi::Value from_half(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_convert(Napi::Env env, Napi::Object exports) {
-  exports.Set("toHalf", Napi::Function::New(env, to_half, "toHalf"));
-  exports.Set("fromHalf", Napi::Function::New(env, from_half, "fromHalf"));
+  export_functions(env, exports, {{"toHalf", to_half},
+                                  {"fromHalf", from_half}});
 }
 
 }  // namespace kq::napi

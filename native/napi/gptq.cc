@@ -11,15 +11,6 @@ namespace {
 
 constexpr int64_t kMaxDim = int64_t(1) << 31;
 
-bool is_product(int64_t length, int64_t a, int64_t b) {
-  return static_cast<long double>(a) * static_cast<long double>(b) == static_cast<long double>(length);
-}
-
-double number_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  if (!info[index].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string("Expected a number for ") + name);
-  return info[index].As<Napi::Number>().DoubleValue();
-}
-
 // gptqHessianAdd(h f32 [cols·cols], cols, samples, x f32|u16 [tokens·cols], input 0 f32 | 1 f16 | 2 bf16,
 //                tokens, count, device, async)
 Napi::Value hessian_add(const Napi::CallbackInfo& info) {
@@ -144,9 +135,9 @@ Napi::Value quantize_rtn(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_gptq(Napi::Env env, Napi::Object exports) {
-  exports.Set("gptqHessianAdd", Napi::Function::New(env, hessian_add, "gptqHessianAdd"));
-  exports.Set("gptqQuantize", Napi::Function::New(env, quantize, "gptqQuantize"));
-  exports.Set("gptqQuantizeRTN", Napi::Function::New(env, quantize_rtn, "gptqQuantizeRTN"));
+  export_functions(env, exports, {{"gptqHessianAdd", hessian_add},
+                                  {"gptqQuantize", quantize},
+                                  {"gptqQuantizeRTN", quantize_rtn}});
 }
 
 }  // namespace kq::napi

@@ -12,13 +12,20 @@ namespace {
 
 constexpr int64_t kMaxDim = int64_t(1) << 31;
 
-bool is_product(int64_t length, int64_t a, int64_t b) {
-  return static_cast<long double>(a) * static_cast<long double>(b) == static_cast<long double>(length);
-}
-
 // Whether the kernel will accept `bits` and `packed` (so the word count below is the real one).
 bool packable(int64_t bits, int64_t packed) {
   return (bits == 2 || bits == 3 || bits == 4 || bits == 8) && packed % gptq::pack_unit(static_cast<int>(bits)) == 0;
+}
+
+// Length checks of the packed tensors, skipped where the kernel will refuse bits or the dimension anyway.
+void require_qweight(Napi::Env env, const ArrayArg& qweight, int64_t out, int64_t in, int bits) {
+  require_arg(env, !packable(bits, in) || is_product(qweight.length, gptq::packed_words(in, bits), out),
+              "qweight must have in * bits / 32 * out elements");
+}
+
+void require_qzeros(Napi::Env env, const ArrayArg& qzeros, int64_t out, int64_t groups, int bits) {
+  require_arg(env, !packable(bits, out) || is_product(qzeros.length, groups, gptq::packed_words(out, bits)),
+              "qzeros must have groups * out * bits / 32 elements");
 }
 
 struct QweightArgs {
@@ -39,8 +46,7 @@ QweightArgs qweight_args(const Napi::CallbackInfo& info) {
   a.async = bool_arg(info, 5, "async");
   Napi::Env env = info.Env();
   require_arg(env, is_product(a.codes.length, a.out, a.in), "codes must have out * in elements");
-  require_arg(env, !packable(a.bits, a.in) || is_product(a.qweight.length, gptq::packed_words(a.in, a.bits), a.out),
-              "qweight must have in * bits / 32 * out elements");
+  require_qweight(env, a.qweight, a.out, a.in, a.bits);
   return a;
 }
 
@@ -82,8 +88,7 @@ QzerosArgs qzeros_args(const Napi::CallbackInfo& info) {
   a.async = bool_arg(info, 6, "async");
   Napi::Env env = info.Env();
   require_arg(env, is_product(a.zeros.length, a.out, a.groups), "zeros must have out * groups elements");
-  require_arg(env, !packable(a.bits, a.out) || is_product(a.qzeros.length, a.groups, gptq::packed_words(a.out, a.bits)),
-              "qzeros must have groups * out * bits / 32 elements");
+  require_qzeros(env, a.qzeros, a.out, a.groups, a.bits);
   return a;
 }
 
@@ -120,10 +125,8 @@ Napi::Value dequantize(const Napi::CallbackInfo& info) {
   const int bits = static_cast<int>(int_arg(info, 8, "bits", 1, 32));
   const auto format = static_cast<gptq::ZeroFormat>(int_arg(info, 9, "format", 0, 1));
   const bool async = bool_arg(info, 10, "async");
-  require_arg(env, !packable(bits, in) || is_product(qweight.length, gptq::packed_words(in, bits), out),
-              "qweight must have in * bits / 32 * out elements");
-  require_arg(env, !packable(bits, out) || is_product(qzeros.length, groups, gptq::packed_words(out, bits)),
-              "qzeros must have groups * out * bits / 32 elements");
+  require_qweight(env, qweight, out, in, bits);
+  require_qzeros(env, qzeros, out, groups, bits);
   require_arg(env, is_product(scales.length, groups, out), "scales must have groups * out elements");
   require_arg(env, g_idx.length == in, "gIdx must have in elements");
   require_arg(env, is_product(w.length, out, in), "w must have out * in elements");
@@ -138,11 +141,11 @@ Napi::Value dequantize(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_gptq_pack(Napi::Env env, Napi::Object exports) {
-  exports.Set("gptqPackQweight", Napi::Function::New(env, pack_qweight, "gptqPackQweight"));
-  exports.Set("gptqUnpackQweight", Napi::Function::New(env, unpack_qweight, "gptqUnpackQweight"));
-  exports.Set("gptqPackQzeros", Napi::Function::New(env, pack_qzeros, "gptqPackQzeros"));
-  exports.Set("gptqUnpackQzeros", Napi::Function::New(env, unpack_qzeros, "gptqUnpackQzeros"));
-  exports.Set("gptqDequantize", Napi::Function::New(env, dequantize, "gptqDequantize"));
+  export_functions(env, exports, {{"gptqPackQweight", pack_qweight},
+                                  {"gptqUnpackQweight", unpack_qweight},
+                                  {"gptqPackQzeros", pack_qzeros},
+                                  {"gptqUnpackQzeros", unpack_qzeros},
+                                  {"gptqDequantize", dequantize}});
 }
 
 }  // namespace kq::napi

@@ -17,10 +17,6 @@ constexpr int64_t kMaxDim = int64_t(1) << 31;
 constexpr const char* kKind = "int4";
 constexpr const char* kCodebookKind = "int4_codebook";  // nf4 / fp4 / q4_k (ops/int4/codebook.h)
 
-bool is_product(int64_t length, int64_t a, int64_t b) {
-  return static_cast<long double>(a) * static_cast<long double>(b) == static_cast<long double>(length);
-}
-
 // int4Prepare(handle, qweight i32, qzeros i32|null, scales u16, gIdx i32|null, n, k, groups, groupSize,
 //             format, async)
 Napi::Value prepare(const Napi::CallbackInfo& info) {
@@ -49,17 +45,16 @@ Napi::Value prepare(const Napi::CallbackInfo& info) {
   auto work = [holder, t] {
     std::shared_ptr<int4::PreparedInt4> w;
     KQ_RETURN_IF_ERROR(int4::prepare(t, holder->device, &w));
-    holder->bytes = w->bytes();
-    holder->data = std::move(w);
+    hold_prepared(*holder, std::move(w));
     return Status::success();
   };
   return run_op(env, async, "kquant.int4Prepare", work, {info[1], info[2], info[3], info[4]});
 }
 
-// int4Matmul(handle, x f32|u16, xType, m, bias f32|null, y f32|u16, yType, activations, async)
-Napi::Value matmul(const Napi::CallbackInfo& info) {
+// (…, x f32|u16, xType, m, bias f32|null, y f32|u16, yType, activations, async) from info[1] on: the call
+// arguments both matmuls share, checked against the prepared weights' k and n.
+int4::MatmulArgs matmul_args(const Napi::CallbackInfo& info, int64_t k, int64_t n, bool* async) {
   Napi::Env env = info.Env();
-  const std::shared_ptr<const int4::PreparedInt4> w = prepared_weights<int4::PreparedInt4>(info, 0, kKind);
   const ArrayArg x = typed_array_of(info, 1, "x", {napi_float32_array, napi_uint16_array});
   const auto x_type = static_cast<int4::XType>(int_arg(info, 2, "xType", 0, 2));
   const int64_t m = int_arg(info, 3, "m", 0, kMaxDim);
@@ -67,14 +62,14 @@ Napi::Value matmul(const Napi::CallbackInfo& info) {
   const ArrayArg y = typed_array_of(info, 5, "y", {napi_float32_array, napi_uint16_array});
   const auto y_type = static_cast<int4::XType>(int_arg(info, 6, "yType", 0, 2));
   const auto activations = static_cast<int4::Activations>(int_arg(info, 7, "activations", 0, 1));
-  const bool async = bool_arg(info, 8, "async");
+  *async = bool_arg(info, 8, "async");
   require_arg(env, (x.type == napi_float32_array) == (x_type == int4::XType::f32),
               "x must be a Float32Array for xType f32 and a Uint16Array for f16/bf16");
   require_arg(env, (y.type == napi_float32_array) == (y_type == int4::XType::f32),
               "y must be a Float32Array for yType f32 and a Uint16Array for f16/bf16");
-  require_arg(env, is_product(x.length, m, w->k), "x must have m * k elements");
-  require_arg(env, is_product(y.length, m, w->n), "y must have m * n elements");
-  require_arg(env, !bias.data || bias.length == w->n, "bias must have n elements");
+  require_arg(env, is_product(x.length, m, k), "x must have m * k elements");
+  require_arg(env, is_product(y.length, m, n), "y must have m * n elements");
+  require_arg(env, !bias.data || bias.length == n, "bias must have n elements");
   int4::MatmulArgs args;
   args.x = x.data;
   args.x_type = x_type;
@@ -83,8 +78,16 @@ Napi::Value matmul(const Napi::CallbackInfo& info) {
   args.y = y.data;
   args.y_type = y_type;
   args.activations = activations;
+  return args;
+}
+
+// int4Matmul(handle, x f32|u16, xType, m, bias f32|null, y f32|u16, yType, activations, async)
+Napi::Value matmul(const Napi::CallbackInfo& info) {
+  const std::shared_ptr<const int4::PreparedInt4> w = prepared_weights<int4::PreparedInt4>(info, 0, kKind);
+  bool async = false;
+  const int4::MatmulArgs args = matmul_args(info, w->k, w->n, &async);
   // The job holds its own reference on the weights: a dispose() meanwhile frees them after the call.
-  return run_op(env, async, "kquant.int4Matmul", [w, args] { return int4::matmul(*w, args); },
+  return run_op(info.Env(), async, "kquant.int4Matmul", [w, args] { return int4::matmul(*w, args); },
                 {info[1], info[4], info[5]});
 }
 
@@ -127,8 +130,7 @@ Napi::Value codebook_prepare(const Napi::CallbackInfo& info) {
       t.block_size = block_size;
       KQ_RETURN_IF_ERROR(int4::prepare_bnb4(t, &w));
     }
-    holder->bytes = w->bytes();
-    holder->data = std::move(w);
+    hold_prepared(*holder, std::move(w));
     return Status::success();
   };
   return run_op(env, async, "kquant.int4CodebookPrepare", work, {info[2], info[3]});
@@ -136,44 +138,22 @@ Napi::Value codebook_prepare(const Napi::CallbackInfo& info) {
 
 // int4CodebookMatmul(handle, x f32|u16, xType, m, bias f32|null, y f32|u16, yType, activations, async)
 Napi::Value codebook_matmul(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   const std::shared_ptr<const int4::PreparedCodebook> w =
       prepared_weights<int4::PreparedCodebook>(info, 0, kCodebookKind);
-  const ArrayArg x = typed_array_of(info, 1, "x", {napi_float32_array, napi_uint16_array});
-  const auto x_type = static_cast<int4::XType>(int_arg(info, 2, "xType", 0, 2));
-  const int64_t m = int_arg(info, 3, "m", 0, kMaxDim);
-  const ArrayArg bias = typed_array_of(info, 4, "bias", {napi_float32_array}, true);
-  const ArrayArg y = typed_array_of(info, 5, "y", {napi_float32_array, napi_uint16_array});
-  const auto y_type = static_cast<int4::XType>(int_arg(info, 6, "yType", 0, 2));
-  const auto activations = static_cast<int4::Activations>(int_arg(info, 7, "activations", 0, 1));
-  const bool async = bool_arg(info, 8, "async");
-  require_arg(env, (x.type == napi_float32_array) == (x_type == int4::XType::f32),
-              "x must be a Float32Array for xType f32 and a Uint16Array for f16/bf16");
-  require_arg(env, (y.type == napi_float32_array) == (y_type == int4::XType::f32),
-              "y must be a Float32Array for yType f32 and a Uint16Array for f16/bf16");
-  require_arg(env, is_product(x.length, m, w->k), "x must have m * k elements");
-  require_arg(env, is_product(y.length, m, w->n), "y must have m * n elements");
-  require_arg(env, !bias.data || bias.length == w->n, "bias must have n elements");
-  int4::MatmulArgs args;
-  args.x = x.data;
-  args.x_type = x_type;
-  args.m = m;
-  args.bias = static_cast<const float*>(bias.data);
-  args.y = y.data;
-  args.y_type = y_type;
-  args.activations = activations;
-  return run_op(env, async, "kquant.int4CodebookMatmul", [w, args] { return int4::matmul_codebook(*w, args); },
-                {info[1], info[4], info[5]});
+  bool async = false;
+  const int4::MatmulArgs args = matmul_args(info, w->k, w->n, &async);
+  return run_op(info.Env(), async, "kquant.int4CodebookMatmul",
+                [w, args] { return int4::matmul_codebook(*w, args); }, {info[1], info[4], info[5]});
 }
 
 }  // namespace
 
 void register_int4(Napi::Env env, Napi::Object exports) {
-  exports.Set("int4Prepare", Napi::Function::New(env, prepare, "int4Prepare"));
-  exports.Set("int4Matmul", Napi::Function::New(env, matmul, "int4Matmul"));
-  exports.Set("int4CodebookPrepare", Napi::Function::New(env, codebook_prepare, "int4CodebookPrepare"));
-  exports.Set("int4CodebookMatmul", Napi::Function::New(env, codebook_matmul, "int4CodebookMatmul"));
-  exports.Set("int4CudaCopyBandwidth", Napi::Function::New(env, cuda_copy_bandwidth, "int4CudaCopyBandwidth"));
+  export_functions(env, exports, {{"int4Prepare", prepare},
+                                  {"int4Matmul", matmul},
+                                  {"int4CodebookPrepare", codebook_prepare},
+                                  {"int4CodebookMatmul", codebook_matmul},
+                                  {"int4CudaCopyBandwidth", cuda_copy_bandwidth}});
 }
 
 }  // namespace kq::napi

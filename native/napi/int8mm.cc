@@ -13,10 +13,6 @@ namespace {
 
 constexpr int64_t kMaxDim = int64_t(1) << 40;
 
-bool is_product(int64_t length, int64_t a, int64_t b) {
-  return static_cast<long double>(a) * static_cast<long double>(b) == static_cast<long double>(length);
-}
-
 // int8VectorwiseQuantize(src f32, rows, cols, threshold, q i8, rowStats f32, outlierMask u8|null, async)
 Napi::Value vectorwise_quantize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -148,11 +144,11 @@ Napi::Value linear(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_int8mm(Napi::Env env, Napi::Object exports) {
-  exports.Set("int8VectorwiseQuantize", Napi::Function::New(env, vectorwise_quantize, "int8VectorwiseQuantize"));
-  exports.Set("int8VectorwiseDequantize", Napi::Function::New(env, vectorwise_dequantize, "int8VectorwiseDequantize"));
-  exports.Set("int8MatmulI32", Napi::Function::New(env, matmul_i32, "int8MatmulI32"));
-  exports.Set("int8MatmulDequantize", Napi::Function::New(env, matmul_dequantize, "int8MatmulDequantize"));
-  exports.Set("int8Linear", Napi::Function::New(env, linear, "int8Linear"));
+  export_functions(env, exports, {{"int8VectorwiseQuantize", vectorwise_quantize},
+                                  {"int8VectorwiseDequantize", vectorwise_dequantize},
+                                  {"int8MatmulI32", matmul_i32},
+                                  {"int8MatmulDequantize", matmul_dequantize},
+                                  {"int8Linear", linear}});
 }
 
 }  // namespace kq::napi

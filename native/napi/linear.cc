@@ -143,11 +143,11 @@ Napi::Value histogram_abs(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_linear(Napi::Env env, Napi::Object exports) {
-  exports.Set("linearQuantize", Napi::Function::New(env, quantize, "linearQuantize"));
-  exports.Set("linearDequantize", Napi::Function::New(env, dequantize, "linearDequantize"));
-  exports.Set("linearMinmax", Napi::Function::New(env, minmax, "linearMinmax"));
-  exports.Set("linearParams", Napi::Function::New(env, params, "linearParams"));
-  exports.Set("histogramAbs", Napi::Function::New(env, histogram_abs, "histogramAbs"));
+  export_functions(env, exports, {{"linearQuantize", quantize},
+                                  {"linearDequantize", dequantize},
+                                  {"linearMinmax", minmax},
+                                  {"linearParams", params},
+                                  {"histogramAbs", histogram_abs}});
 }
 
 }  // namespace kq::napi

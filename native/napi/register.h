@@ -2,7 +2,17 @@
 #pragma once
 #include <napi.h>
 
+#include <initializer_list>
+
 namespace kq::napi {
+
+struct ExportedFunction {
+  const char* name;
+  Napi::Value (*fn)(const Napi::CallbackInfo&);
+};
+
+// exports[name] = a JS function named `name` calling fn, for each entry (args.cc).
+void export_functions(Napi::Env env, Napi::Object exports, std::initializer_list<ExportedFunction> functions);
 
 void register_backend(Napi::Env env, Napi::Object exports);
 void register_convert(Napi::Env env, Napi::Object exports);

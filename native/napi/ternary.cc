@@ -106,8 +106,7 @@ Napi::Value prepare(const Napi::CallbackInfo& info) {
   auto work = [holder, t] {
     std::shared_ptr<ternary::PreparedTernary> w;
     KQ_RETURN_IF_ERROR(ternary::prepare(t, holder->device, &w));
-    holder->bytes = w->bytes();
-    holder->data = std::move(w);
+    hold_prepared(*holder, std::move(w));
     return Status::success();
   };
   return run_op(env, async, "kquant.ternaryPrepare", work, {info[1], info[2]});
@@ -122,8 +121,8 @@ Napi::Value matmul(const Napi::CallbackInfo& info) {
   const int64_t m = int_arg(info, 2, "m", 0, kMaxDim);
   const ArrayArg y = typed_array(info, 3, "y", napi_float32_array);
   const bool async = bool_arg(info, 4, "async");
-  require_arg(env, static_cast<long double>(m) * w->k == x.length, "x must have m * k elements");
-  require_arg(env, static_cast<long double>(m) * w->n == y.length, "y must have m * n elements");
+  require_arg(env, is_product(x.length, m, w->k), "x must have m * k elements");
+  require_arg(env, is_product(y.length, m, w->n), "y must have m * n elements");
   ternary::MatmulArgs args;
   args.x = static_cast<const float*>(x.data);
   args.m = m;
@@ -135,12 +134,12 @@ Napi::Value matmul(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_ternary(Napi::Env env, Napi::Object exports) {
-  exports.Set("ternaryQuantize", Napi::Function::New(env, quantize, "ternaryQuantize"));
-  exports.Set("ternaryDequantize", Napi::Function::New(env, dequantize, "ternaryDequantize"));
-  exports.Set("ternaryPack", Napi::Function::New(env, pack, "ternaryPack"));
-  exports.Set("ternaryUnpack", Napi::Function::New(env, unpack, "ternaryUnpack"));
-  exports.Set("ternaryPrepare", Napi::Function::New(env, prepare, "ternaryPrepare"));
-  exports.Set("ternaryMatmul", Napi::Function::New(env, matmul, "ternaryMatmul"));
+  export_functions(env, exports, {{"ternaryQuantize", quantize},
+                                  {"ternaryDequantize", dequantize},
+                                  {"ternaryPack", pack},
+                                  {"ternaryUnpack", unpack},
+                                  {"ternaryPrepare", prepare},
+                                  {"ternaryMatmul", matmul}});
 }
 
 }  // namespace kq::napi

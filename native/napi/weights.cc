@@ -68,9 +68,9 @@ void check_weights(Napi::Env env, const WeightsHolder& h, const char* kind) {
 }
 
 void register_weights(Napi::Env env, Napi::Object exports) {
-  exports.Set("weightsNew", Napi::Function::New(env, weights_new, "weightsNew"));
-  exports.Set("weightsInfo", Napi::Function::New(env, weights_info, "weightsInfo"));
-  exports.Set("weightsDispose", Napi::Function::New(env, weights_dispose, "weightsDispose"));
+  export_functions(env, exports, {{"weightsNew", weights_new},
+                                  {"weightsInfo", weights_info},
+                                  {"weightsDispose", weights_dispose}});
 }
 
 }  // namespace kq::napi

@@ -34,4 +34,11 @@ std::shared_ptr<const T> prepared_weights(const Napi::CallbackInfo& info, size_t
   return std::static_pointer_cast<const T>(h->data);
 }
 
+// Stores freshly prepared weights (any type with bytes()) in a new handle's holder.
+template <typename T>
+void hold_prepared(WeightsHolder& h, std::shared_ptr<T> w) {
+  h.bytes = w->bytes();
+  h.data = std::move(w);
+}
+
 }  // namespace kq::napi
