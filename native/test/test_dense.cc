@@ -36,6 +36,26 @@ std::vector<T> random_values(std::mt19937& gen, int64_t count) {
   return v;
 }
 
+// Σ_p a[p·sa]·b[p·sb] in long double, and Σ |a·b| for the bound.
+template <typename T>
+void long_dot(const T* a, int64_t sa, const T* b, int64_t sb, int64_t k, long double* sum, long double* abs_sum) {
+  long double s = 0.0L, abs = 0.0L;
+  for (int64_t p = 0; p < k; ++p) {
+    const long double prod = static_cast<long double>(a[p * sa]) * b[p * sb];
+    s += prod;
+    abs += std::fabs(prod);
+  }
+  *sum = s;
+  *abs_sum = abs;
+}
+
+// Records entry [i, j] unless got is within tol of want.
+template <typename T>
+void expect_near(FirstMismatch& bad, int64_t i, int64_t j, T got, double want, double tol) {
+  if (!(std::fabs(static_cast<double>(got) - want) <= tol))
+    bad.add(format("[%lld, %lld] = %.9g, want %.9g ± %.3g", (long long)i, (long long)j, (double)got, want, tol));
+}
+
 // c (m×n in a buffer of row stride ldc) against c0 (op) a·b computed in long double; entries of the buffer
 // outside m×n must keep their sentinel.
 template <typename T, typename Gemm>
@@ -57,17 +77,11 @@ void check_gemm(const char* what, Gemm gemm, int64_t m, int64_t n, int64_t k, Ac
           bad.add(format("[%lld, %lld] outside n changed", (long long)i, (long long)j));
         continue;
       }
-      long double s = 0.0L, abs_sum = 0.0L;
-      for (int64_t p = 0; p < k; ++p) {
-        const long double prod = static_cast<long double>(a[i * lda + p]) * b[p * ldb + j];
-        s += prod;
-        abs_sum += std::fabs(prod);
-      }
+      long double s, abs_sum;
+      long_dot(a.data() + i * lda, 1, b.data() + j, ldb, k, &s, &abs_sum);
       const double base = mode == Accumulate::overwrite ? 0.0 : static_cast<double>(c0[i * ldc + j]);
       const double want = static_cast<double>(mode == Accumulate::overwrite ? s : base - s);
-      const double tol = sum_bound(k, unit, static_cast<double>(abs_sum), std::fabs(base));
-      if (!(std::fabs(static_cast<double>(got) - want) <= tol))
-        bad.add(format("[%lld, %lld] = %.9g, want %.9g ± %.3g", (long long)i, (long long)j, (double)got, want, tol));
+      expect_near(bad, i, j, got, want, sum_bound(k, unit, static_cast<double>(abs_sum), std::fabs(base)));
     }
   check(bad.count == 0, format("dense %s %s %lldx%lldx%lld: %s", what,
                                mode == Accumulate::overwrite ? "overwrite" : "subtract", (long long)m, (long long)n,
@@ -91,17 +105,11 @@ void check_syrk(const char* what, Syrk syrk, int64_t n, int64_t k, double sign, 
           bad.add(format("[%lld, %lld] outside the triangle changed", (long long)i, (long long)j));
         continue;
       }
-      long double s = 0.0L, abs_sum = 0.0L;
-      for (int64_t t = 0; t < k; ++t) {
-        const long double prod = static_cast<long double>(a[t * lda + i]) * a[t * lda + j];
-        s += prod;
-        abs_sum += std::fabs(prod);
-      }
+      long double s, abs_sum;
+      long_dot(a.data() + i, lda, a.data() + j, lda, k, &s, &abs_sum);
       const double base = static_cast<double>(c0[i * ldc + j]);
       const double want = static_cast<double>(base + sign * s);
-      const double tol = sum_bound(k, unit, static_cast<double>(abs_sum), std::fabs(base));
-      if (!(std::fabs(static_cast<double>(got) - want) <= tol))
-        bad.add(format("[%lld, %lld] = %.9g, want %.9g ± %.3g", (long long)i, (long long)j, (double)got, want, tol));
+      expect_near(bad, i, j, got, want, sum_bound(k, unit, static_cast<double>(abs_sum), std::fabs(base)));
     }
   check(bad.count == 0, format("dense %s %lldx%lld: %s", what, (long long)n, (long long)k, bad.describe().c_str()));
 }

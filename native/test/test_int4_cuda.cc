@@ -20,6 +20,7 @@
 #include "../core/half.h"
 #include "../ops/int4/int4.h"
 #include "check.h"
+#include "int4_ckpt.h"
 
 namespace kq::test {
 namespace {
@@ -29,70 +30,8 @@ using namespace int4;
 constexpr double kGemvBound = 2e-5;
 constexpr double kGemmF16Bound = 1e-3;
 
-struct Layer {
-  int64_t n, k, groups, group_size;
-  bool sym;
-  Format format;
-  std::vector<uint8_t> codes;     // [n, k]
-  std::vector<uint8_t> zero;      // [groups, n]
-  std::vector<uint16_t> scales;   // [groups, n]
-  std::vector<int32_t> g_idx;     // [k]
-  std::vector<int32_t> qweight, qzeros;
-
-  CheckpointTensors tensors() const {
-    CheckpointTensors t;
-    t.qweight = qweight.data();
-    t.qweight_len = static_cast<int64_t>(qweight.size());
-    if (!sym) {
-      t.qzeros = qzeros.data();
-      t.qzeros_len = static_cast<int64_t>(qzeros.size());
-    }
-    t.scales = scales.data();
-    t.scales_len = static_cast<int64_t>(scales.size());
-    t.g_idx = g_idx.data();
-    t.g_idx_len = k;
-    t.n = n;
-    t.k = k;
-    t.groups = groups;
-    t.group_size = group_size;
-    t.format = format;
-    return t;
-  }
-};
-
-// Random codes, zeros and scales packed as test/fixtures/gptq/README.md section 4 says (v1: word − 0x11111111).
-Layer make_layer(std::mt19937& gen, int64_t n, int64_t k, int64_t group_size, bool sym, bool act_order, Format format) {
-  Layer l{n, k, group_size == -1 ? 1 : (k + group_size - 1) / group_size, group_size, sym, format};
-  std::uniform_int_distribution<int> nib(0, 15);
-  std::uniform_real_distribution<float> sc(0.002f, 0.05f);
-  l.codes.resize(n * k);
-  for (auto& v : l.codes) v = static_cast<uint8_t>(nib(gen));
-  l.zero.resize(l.groups * n);
-  for (auto& v : l.zero) v = static_cast<uint8_t>(sym ? 8 : nib(gen));
-  l.scales.resize(l.groups * n);
-  for (auto& v : l.scales) v = f32_to_f16_bits(sc(gen));
-  l.g_idx.resize(k);
-  for (int64_t i = 0; i < k; ++i) l.g_idx[i] = group_size == -1 ? 0 : static_cast<int32_t>(i / group_size);
-  if (act_order) std::shuffle(l.g_idx.begin(), l.g_idx.end(), gen);
-  l.qweight.assign((k / 8) * n, 0);
-  for (int64_t o = 0; o < n; ++o)
-    for (int64_t i = 0; i < k; ++i)
-      l.qweight[(i / 8) * n + o] |= static_cast<int32_t>(static_cast<uint32_t>(l.codes[o * k + i]) << (4 * (i % 8)));
-  if (!sym) {
-    l.qzeros.assign(l.groups * (n / 8), 0);
-    for (int64_t g = 0; g < l.groups; ++g)
-      for (int64_t w = 0; w < n / 8; ++w) {
-        uint32_t word = 0;
-        for (int64_t f = 0; f < 8; ++f) word |= static_cast<uint32_t>(l.zero[g * n + w * 8 + f]) << (4 * f);
-        if (format == Format::gptq) word -= 0x11111111u;
-        l.qzeros[g * (n / 8) + w] = static_cast<int32_t>(word);
-      }
-  }
-  return l;
-}
-
 // f64 y and the bound of the path that m selects.
-void reference(const Layer& l, const std::vector<float>& x, int64_t m, const std::vector<float>& bias,
+void reference(const Ckpt& l, const std::vector<float>& x, int64_t m, const std::vector<float>& bias,
                std::vector<double>* y, std::vector<double>* bound) {
   y->assign(m * l.n, 0.0);
   bound->assign(m * l.n, 0.0);
@@ -139,10 +78,10 @@ void layers_vs_reference() {
                         {257, 1032, 128, true, false, Format::gptq},  {1024, 4096, 128, false, true, Format::gptq}};
   const int64_t ms[] = {1, 2, 3, 4, 5, 8, 16, 33, 128};
   for (const Case& cs : cases) {
-    const Layer l = make_layer(gen, cs.n, cs.k, cs.group_size, cs.sym, cs.act, cs.format);
+    const Ckpt l = make_ckpt(gen, cs.n, cs.k, cs.group_size, cs.sym, cs.act, cs.format);
     std::shared_ptr<PreparedInt4> wc, wg;
-    const Status sc = prepare(l.tensors(), Device::cpu, &wc);
-    const Status sg = prepare(l.tensors(), Device::cuda, &wg);
+    const Status sc = prepare(l.tensors(true), Device::cpu, &wc);
+    const Status sg = prepare(l.tensors(true), Device::cuda, &wg);
     if (!check(sc.ok() && sg.ok(), "int4 cuda prepare: " + sc.message + sg.message)) continue;
     check(wg->device == Device::cuda && !wg->nibbles && wg->cuda_bytes > 0 && wg->bytes() > wg->cuda_bytes,
           "int4 cuda weight lives on the device");
@@ -187,9 +126,9 @@ void layers_vs_reference() {
 void half_inputs_outputs() {
   std::mt19937 gen(73);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  const Layer l = make_layer(gen, 48, 256, 64, false, true, Format::gptq_v2);
+  const Ckpt l = make_ckpt(gen, 48, 256, 64, false, true, Format::gptq_v2);
   std::shared_ptr<PreparedInt4> w;
-  if (!check(prepare(l.tensors(), Device::cuda, &w).ok(), "int4 cuda prepare")) return;
+  if (!check(prepare(l.tensors(true), Device::cuda, &w).ok(), "int4 cuda prepare")) return;
   for (int64_t m : {int64_t(2), int64_t(24)}) {
     for (XType type : {XType::f16, XType::bf16}) {
       std::vector<uint16_t> xh(m * l.k);
@@ -224,9 +163,9 @@ void half_inputs_outputs() {
 
 void refusals() {
   std::mt19937 gen(79);
-  Layer l = make_layer(gen, 16, 64, 32, true, false, Format::gptq);
+  Ckpt l = make_ckpt(gen, 16, 64, 32, true, false, Format::gptq);
   std::shared_ptr<PreparedInt4> w;
-  if (!check(prepare(l.tensors(), Device::cuda, &w).ok(), "int4 cuda prepare")) return;
+  if (!check(prepare(l.tensors(true), Device::cuda, &w).ok(), "int4 cuda prepare")) return;
   std::vector<float> x(8 * 64, 0.5f), y(8 * 16);
   MatmulArgs args;
   args.x = x.data();
@@ -240,7 +179,7 @@ void refusals() {
     x[3] = 0.5f;
   }
   l.scales[0] = 0x6c00;  // 4096: 15·s overflows f16
-  check(prepare(l.tensors(), Device::cuda, &w).ok(), "int4 cuda prepare with a large scale");
+  check(prepare(l.tensors(true), Device::cuda, &w).ok(), "int4 cuda prepare with a large scale");
   args.m = 1;
   check(matmul(*w, args).ok(), "int4 cuda GEMV takes a large scale");
   args.m = 8;
