@@ -604,6 +604,14 @@ struct Lanes {
   static I level(F v, int lo, int hi) { return clamp8(nearest_int8(v), lo, hi); }
   static F to_f32(I v) { return ::kq::ggml::to_f32(v); }
   static I zeroi() { return _mm256_setzero_si256(); }
+  static I addi(I v, int n) { return _mm256_add_epi32(v, _mm256_set1_epi32(n)); }
+  static M neq(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ); }
+  static M neqi(I a, I b) {
+    return _mm256_castsi256_ps(_mm256_xor_si256(_mm256_cmpeq_epi32(a, b), _mm256_set1_epi32(-1)));
+  }
+  static M nomask() { return _mm256_setzero_ps(); }
+  static M either(M a, M b) { return _mm256_or_ps(a, b); }
+  static M but_not(M a, M b) { return _mm256_andnot_ps(b, a); }
 };
 
 // Element i of each of 8 groups of `stride` floats starting at x, group g in lane g.
@@ -700,65 +708,9 @@ void quantize_q5_K(const float* x, uint8_t* dst, int64_t k) {
   }
 }
 
-// The searches' start, lane by lane over n rows: *max = the value of largest magnitude (the first on ties, as
-// the reference's `ax > amax`); returns the lanes whose largest |x| is below GROUP_MAX_EPS.
-inline __m256 signed_max_lanes(const __m256* xt, int n, __m256* max_out) {
-  __m256 max = _mm256_setzero_ps(), amax = _mm256_setzero_ps();
-  for (int i = 0; i < n; ++i) {
-    const __m256 ax = abs8(xt[i]);
-    const __m256 larger = gt(ax, amax);
-    amax = blend(amax, ax, larger);
-    max = blend(max, xt[i], larger);
-  }
-  *max_out = max;
-  return lt(amax, _mm256_set1_ps(kGroupMaxEps));
-}
-
-// ggml's make_qx_quants with rmse_type 1 and no weights (w = x²), for 8 groups of 16 (group g in lane g).
-// Levels are stored as l + nmax in L; returns the scales.
-__m256 qx_lanes16(const __m256* xt, int nmax, __m256i* L) {
-  const __m256 zero = _mm256_setzero_ps();
-  __m256 max;
-  const __m256 tiny = signed_max_lanes(xt, 16, &max);
-  const auto level = [nmax](__m256 v) { return clamp8(nearest_int8(v), -nmax, nmax - 1); };
-  __m256 iscale = _mm256_div_ps(_mm256_set1_ps(static_cast<float>(-nmax)), max);
-  __m256 sumlx = zero, suml2 = zero;
-  __m256 w[16];
-  for (int i = 0; i < 16; ++i) {
-    const __m256i l = level(_mm256_mul_ps(iscale, xt[i]));
-    L[i] = _mm256_add_epi32(l, _mm256_set1_epi32(nmax));
-    w[i] = _mm256_mul_ps(xt[i], xt[i]);
-    const __m256 fl = to_f32(l);
-    sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w[i], xt[i]), fl));
-    suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], fl), fl));
-  }
-  __m256 scale = blend(zero, _mm256_div_ps(sumlx, suml2), _mm256_cmp_ps(suml2, zero, _CMP_NEQ_UQ));
-  __m256 best = _mm256_mul_ps(scale, sumlx);
-  __m256i Laux[16];
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0) continue;
-    iscale = _mm256_div_ps(_mm256_set1_ps(-(static_cast<float>(nmax) + 0.1f * static_cast<float>(is))), max);
-    sumlx = suml2 = zero;
-    for (int i = 0; i < 16; ++i) {
-      const __m256i l = level(_mm256_mul_ps(iscale, xt[i]));
-      Laux[i] = l;
-      const __m256 fl = to_f32(l);
-      sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w[i], xt[i]), fl));
-      suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], fl), fl));
-    }
-    const __m256 better = _mm256_and_ps(gt(suml2, zero), gt(_mm256_mul_ps(sumlx, sumlx), _mm256_mul_ps(best, suml2)));
-    if (_mm256_movemask_ps(better) == 0) continue;
-    for (int i = 0; i < 16; ++i) L[i] = blendi(L[i], _mm256_add_epi32(Laux[i], _mm256_set1_epi32(nmax)), better);
-    const __m256 new_scale = _mm256_div_ps(sumlx, suml2);
-    scale = blend(scale, new_scale, better);
-    best = blend(best, _mm256_mul_ps(new_scale, sumlx), better);
-  }
-  for (int i = 0; i < 16; ++i) L[i] = blendi(L[i], _mm256_setzero_si256(), tiny);
-  return blend(scale, zero, tiny);
-}
-
-// A signed 16-element search (qx_lanes16 / q3_lanes16) over the 16 sub-blocks of a super-block in two passes
-// of 8 lanes, sub-block 8·batch + g in lane g: stored levels into L in element order, the scales into scales.
+// A signed 16-element search (lanes_search.h's qx_lanes / q3_lanes) over the 16 sub-blocks of a super-block
+// in two passes of 8 lanes, sub-block 8·batch + g in lane g: stored levels into L in element order, the
+// scales into scales.
 template <class Search>
 void search_subblocks16(const float* x, Search search, int8_t* L, float* scales) {
   alignas(32) int32_t lanes[8];
@@ -779,7 +731,7 @@ void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
   alignas(32) int8_t L[kQK_K];
   alignas(32) float scales[kQK_K / 16];
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
-    search_subblocks16(x, [](const __m256* xt, __m256i* Lt) { return qx_lanes16(xt, 32, Lt); }, L, scales);
+    search_subblocks16(x, [](const __m256* xt, __m256i* Lt) { return qx_lanes<Lanes>(xt, 32, Lt); }, L, scales);
     if (!encode_q6_K_scales(scales, &y[i])) continue;
     const float d_all = fp32(y[i].d);
     for (int j = 0; j < kQK_K / 16; ++j) {
@@ -861,53 +813,6 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
   }
 }
 
-// ref_k23.cc's q3_search (make_q3_quants with its rmse refinement, w = x²) for 8 groups of 16, group g in lane
-// g; levels l + nmax in L, returns the scales. The refinement visits the elements in order, updating each lane
-// where the reference would. A lane whose pass changes nothing stays unchanged on every later pass (its state
-// is the same, so are its decisions), so running passes until no lane changes equals the reference's break.
-__m256 q3_lanes16(const __m256* xt, int nmax, __m256i* L) {
-  const __m256 zero = _mm256_setzero_ps();
-  __m256 max;
-  const __m256 tiny = signed_max_lanes(xt, 16, &max);
-  const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(static_cast<float>(-nmax)), max);
-  __m256 sumlx = zero, suml2 = zero;
-  __m256 w[16], wx[16];
-  for (int i = 0; i < 16; ++i) {
-    L[i] = clamp8(nearest_int8(_mm256_mul_ps(iscale, xt[i])), -nmax, nmax - 1);
-    w[i] = _mm256_mul_ps(xt[i], xt[i]);
-    wx[i] = _mm256_mul_ps(w[i], xt[i]);  // the reference's w · x[i], the first product of w · x[i] · l
-    const __m256 fl = to_f32(L[i]);
-    sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], fl));
-    suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], fl), fl));
-  }
-  for (int itry = 0; itry < 5; ++itry) {
-    __m256 changed = zero;
-    for (int i = 0; i < 16; ++i) {
-      const __m256 li = to_f32(L[i]);
-      __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], li));
-      const __m256 positive = gt(slx, zero);
-      __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], li), li));
-      const __m256i new_l = clamp8(nearest_int8(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx)), -nmax, nmax - 1);
-      const __m256 differs = _mm256_castsi256_ps(
-          _mm256_xor_si256(_mm256_cmpeq_epi32(new_l, L[i]), _mm256_set1_epi32(-1)));
-      const __m256 fn = to_f32(new_l);
-      slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], fn));
-      sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(w[i], fn), fn));
-      const __m256 better =
-          gt(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2), _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2));
-      const __m256 take = _mm256_and_ps(_mm256_and_ps(positive, differs), _mm256_and_ps(gt(sl2, zero), better));
-      L[i] = blendi(L[i], new_l, take);
-      sumlx = blend(sumlx, slx, take);
-      suml2 = blend(suml2, sl2, take);
-      changed = _mm256_or_ps(changed, take);
-    }
-    if (_mm256_movemask_ps(_mm256_andnot_ps(tiny, changed)) == 0) break;
-  }
-  for (int i = 0; i < 16; ++i)
-    L[i] = blendi(_mm256_add_epi32(L[i], _mm256_set1_epi32(nmax)), _mm256_setzero_si256(), tiny);
-  return blend(_mm256_div_ps(sumlx, suml2), zero, tiny);
-}
-
 // quantize_row_q3_K_ref (ref_k23.cc): the 16 searches in two passes of 8 lanes, the scalar scale codes, then
 // the levels from the stored scales, the high bits into hmask and the low two bits packed, 32 bytes at a time.
 void quantize_q3_K(const float* x, uint8_t* dst, int64_t k) {
@@ -915,7 +820,7 @@ void quantize_q3_K(const float* x, uint8_t* dst, int64_t k) {
   alignas(32) int8_t L[kQK_K];
   alignas(32) float scales[kQK_K / 16];
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
-    search_subblocks16(x, [](const __m256* xt, __m256i* Lt) { return q3_lanes16(xt, 4, Lt); }, L, scales);
+    search_subblocks16(x, [](const __m256* xt, __m256i* Lt) { return q3_lanes<Lanes>(xt, 4, Lt); }, L, scales);
     encode_q3_K_scales(scales, &y[i]);
     const float d_all = fp32(y[i].d);
     for (int j = 0; j < kQK_K / 16; ++j) {
@@ -1107,7 +1012,7 @@ void quantize_iq4_nl_lanes(const float* x, BlockIQ4_NL* y, const IQ4Search& sear
     w[j] = _mm256_mul_ps(xt[j], xt[j]);
   }
   __m256 max;
-  const __m256 tiny = signed_max_lanes(xt, kQK, &max);
+  const __m256 tiny = signed_max_lanes<Lanes>(xt, kQK, &max);
   const __m256 zero = _mm256_setzero_ps();
   __m256i L[kQK];
   const auto fit = [&](__m256 id, __m256* sumqx, __m256* sumq2, bool store) {

@@ -64,65 +64,35 @@ inline __m512i clamp16(__m512i v, int lo, int hi) {
   return _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(lo)), _mm512_set1_epi32(hi));
 }
 
-// The searches' start, lane by lane over n rows: *max = the value of largest magnitude (the first on ties, as
-// the reference's `ax > amax`); returns the lanes whose largest |x| is below GROUP_MAX_EPS.
-inline __mmask16 signed_max_lanes(const __m512* xt, int n, __m512* max_out) {
-  __m512 max = _mm512_setzero_ps(), amax = _mm512_setzero_ps();
-  for (int i = 0; i < n; ++i) {
-    const __m512 ax = abs16(xt[i]);
-    const __mmask16 larger = _mm512_cmp_ps_mask(ax, amax, _CMP_GT_OQ);
-    amax = _mm512_mask_mov_ps(amax, larger, ax);
-    max = _mm512_mask_mov_ps(max, larger, xt[i]);
-  }
-  *max_out = max;
-  return _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);  // GROUP_MAX_EPS
-}
+// The 16-lane traits of lanes_search.h (masks are mask registers).
+struct Lanes {
+  using F = __m512;
+  using I = __m512i;
+  using M = __mmask16;
+  static F zero() { return _mm512_setzero_ps(); }
+  static F set1(float v) { return _mm512_set1_ps(v); }
+  static M lt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static M gt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  static M eq(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+  static M both(M a, M b) { return static_cast<M>(a & b); }
+  static bool none(M m) { return m == 0; }
+  static F sel(F a, F b, M take_b) { return _mm512_mask_mov_ps(a, take_b, b); }
+  static I seli(I a, I b, M take_b) { return _mm512_mask_mov_epi32(a, take_b, b); }
+  static F abs(F v) { return _mm512_abs_ps(v); }
+  static F negate(F v) { return _mm512_xor_ps(v, _mm512_set1_ps(-0.0f)); }
+  static I level(F v, int lo, int hi) { return clamp16(nearest_int16(v), lo, hi); }
+  static F to_f32(I v) { return _mm512_cvtepi32_ps(v); }
+  static I zeroi() { return _mm512_setzero_si512(); }
+  static I addi(I v, int n) { return _mm512_add_epi32(v, _mm512_set1_epi32(n)); }
+  static M neq(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ); }
+  static M neqi(I a, I b) { return _mm512_cmpneq_epi32_mask(a, b); }
+  static M nomask() { return 0; }
+  static M either(M a, M b) { return static_cast<M>(a | b); }
+  static M but_not(M a, M b) { return static_cast<M>(a & ~b); }
+};
 
-// ggml's make_qx_quants with rmse_type 1 and no weights (w = x²) for Q6_K's 16 sub-blocks of 16 at once,
-// sub-block g in lane g (avx2.cc's qx_lanes16 with 16 lanes and mask registers). Levels l + nmax in L.
-__m512 qx_lanes(const __m512* xt, int nmax, __m512i* L) {
-  const __m512 zero = _mm512_setzero_ps();
-  __m512 max;
-  const __mmask16 tiny = signed_max_lanes(xt, 16, &max);
-  const auto level = [nmax](__m512 v) { return clamp16(nearest_int16(v), -nmax, nmax - 1); };
-  __m512 iscale = _mm512_div_ps(_mm512_set1_ps(static_cast<float>(-nmax)), max);
-  __m512 sumlx = zero, suml2 = zero;
-  __m512 w[16];
-  for (int i = 0; i < 16; ++i) {
-    const __m512i l = level(_mm512_mul_ps(iscale, xt[i]));
-    L[i] = _mm512_add_epi32(l, _mm512_set1_epi32(nmax));
-    w[i] = _mm512_mul_ps(xt[i], xt[i]);
-    const __m512 fl = _mm512_cvtepi32_ps(l);
-    sumlx = _mm512_add_ps(sumlx, _mm512_mul_ps(_mm512_mul_ps(w[i], xt[i]), fl));
-    suml2 = _mm512_add_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(w[i], fl), fl));
-  }
-  __m512 scale = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(suml2, zero, _CMP_NEQ_UQ), sumlx, suml2);
-  __m512 best = _mm512_mul_ps(scale, sumlx);
-  __m512i Laux[16];
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0) continue;
-    iscale = _mm512_div_ps(_mm512_set1_ps(-(static_cast<float>(nmax) + 0.1f * static_cast<float>(is))), max);
-    sumlx = suml2 = zero;
-    for (int i = 0; i < 16; ++i) {
-      Laux[i] = level(_mm512_mul_ps(iscale, xt[i]));
-      const __m512 fl = _mm512_cvtepi32_ps(Laux[i]);
-      sumlx = _mm512_add_ps(sumlx, _mm512_mul_ps(_mm512_mul_ps(w[i], xt[i]), fl));
-      suml2 = _mm512_add_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(w[i], fl), fl));
-    }
-    const __mmask16 better = _mm512_cmp_ps_mask(suml2, zero, _CMP_GT_OQ) &
-                             _mm512_cmp_ps_mask(_mm512_mul_ps(sumlx, sumlx), _mm512_mul_ps(best, suml2), _CMP_GT_OQ);
-    if (better == 0) continue;
-    for (int i = 0; i < 16; ++i) L[i] = _mm512_mask_add_epi32(L[i], better, Laux[i], _mm512_set1_epi32(nmax));
-    const __m512 new_scale = _mm512_div_ps(sumlx, suml2);
-    scale = _mm512_mask_mov_ps(scale, better, new_scale);
-    best = _mm512_mask_mov_ps(best, better, _mm512_mul_ps(new_scale, sumlx));
-  }
-  for (int i = 0; i < 16; ++i) L[i] = _mm512_maskz_mov_epi32(static_cast<__mmask16>(~tiny), L[i]);
-  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~tiny), scale);
-}
-
-// A signed 16-element search (qx_lanes / q3_lanes) over the 16 sub-blocks of a super-block in one pass,
-// sub-block g in lane g: stored levels into L in element order, the scales into scales (64-byte aligned).
+// A signed 16-element search (lanes_search.h's qx_lanes / q3_lanes) over the 16 sub-blocks of a super-block
+// in one pass, sub-block g in lane g: stored levels into L in element order, the scales into scales (64-byte aligned).
 template <class Search>
 void search_subblocks16(const float* x, Search search, int8_t* L, float* scales) {
   alignas(64) int32_t lanes[16];
@@ -144,7 +114,7 @@ void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
   alignas(64) int8_t L[kQK_K];
   alignas(64) float scales[kQK_K / 16];
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
-    search_subblocks16(x, [](const __m512* xt, __m512i* Lt) { return qx_lanes(xt, 32, Lt); }, L, scales);
+    search_subblocks16(x, [](const __m512* xt, __m512i* Lt) { return qx_lanes<Lanes>(xt, 32, Lt); }, L, scales);
     if (!encode_q6_K_scales(scales, &y[i])) continue;
     const float d_all = fp32(y[i].d);
     for (int j = 0; j < kQK_K / 16; ++j) {
@@ -172,27 +142,6 @@ void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
     }
   }
 }
-
-// The 16-lane traits of lanes_search.h (masks are mask registers).
-struct Lanes {
-  using F = __m512;
-  using I = __m512i;
-  using M = __mmask16;
-  static F zero() { return _mm512_setzero_ps(); }
-  static F set1(float v) { return _mm512_set1_ps(v); }
-  static M lt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
-  static M gt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-  static M eq(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
-  static M both(M a, M b) { return static_cast<M>(a & b); }
-  static bool none(M m) { return m == 0; }
-  static F sel(F a, F b, M take_b) { return _mm512_mask_mov_ps(a, take_b, b); }
-  static I seli(I a, I b, M take_b) { return _mm512_mask_mov_epi32(a, take_b, b); }
-  static F abs(F v) { return _mm512_abs_ps(v); }
-  static F negate(F v) { return _mm512_xor_ps(v, _mm512_set1_ps(-0.0f)); }
-  static I level(F v, int lo, int hi) { return clamp16(nearest_int16(v), lo, hi); }
-  static F to_f32(I v) { return _mm512_cvtepi32_ps(v); }
-  static I zeroi() { return _mm512_setzero_si512(); }
-};
 
 // The end of ref_k456.cc's quantize_superblock_k45 for one super-block: 6-bit scale and min codes from its 8
 // searches, d / dmin, and the levels recomputed from the stored values (L holds the search levels).
@@ -333,51 +282,6 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
 
 // ---- Q3_K ----
 
-// ref_k23.cc's q3_search for Q3_K's 16 sub-blocks of 16 at once (avx2.cc's q3_lanes16 with mask registers):
-// levels l + nmax in L, returns the scales. Passes run until no lane changes, which is the reference's break
-// per lane (a lane whose pass changes nothing is at a fixed point).
-__m512 q3_lanes(const __m512* xt, int nmax, __m512i* L) {
-  const __m512 zero = _mm512_setzero_ps();
-  __m512 max;
-  const __mmask16 tiny = signed_max_lanes(xt, 16, &max);
-  const __m512 iscale = _mm512_div_ps(_mm512_set1_ps(static_cast<float>(-nmax)), max);
-  __m512 sumlx = zero, suml2 = zero;
-  __m512 w[16], wx[16];
-  for (int i = 0; i < 16; ++i) {
-    L[i] = clamp16(nearest_int16(_mm512_mul_ps(iscale, xt[i])), -nmax, nmax - 1);
-    w[i] = _mm512_mul_ps(xt[i], xt[i]);
-    wx[i] = _mm512_mul_ps(w[i], xt[i]);  // the reference's w · x[i], the first product of w · x[i] · l
-    const __m512 fl = _mm512_cvtepi32_ps(L[i]);
-    sumlx = _mm512_add_ps(sumlx, _mm512_mul_ps(wx[i], fl));
-    suml2 = _mm512_add_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(w[i], fl), fl));
-  }
-  for (int itry = 0; itry < 5; ++itry) {
-    __mmask16 changed = 0;
-    for (int i = 0; i < 16; ++i) {
-      const __m512 li = _mm512_cvtepi32_ps(L[i]);
-      __m512 slx = _mm512_sub_ps(sumlx, _mm512_mul_ps(wx[i], li));
-      const __mmask16 positive = _mm512_cmp_ps_mask(slx, zero, _CMP_GT_OQ);
-      __m512 sl2 = _mm512_sub_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(w[i], li), li));
-      const __m512i new_l = clamp16(nearest_int16(_mm512_div_ps(_mm512_mul_ps(xt[i], sl2), slx)), -nmax, nmax - 1);
-      const __mmask16 differs = _mm512_cmpneq_epi32_mask(new_l, L[i]);
-      const __m512 fn = _mm512_cvtepi32_ps(new_l);
-      slx = _mm512_add_ps(slx, _mm512_mul_ps(wx[i], fn));
-      sl2 = _mm512_add_ps(sl2, _mm512_mul_ps(_mm512_mul_ps(w[i], fn), fn));
-      const __mmask16 better = _mm512_cmp_ps_mask(_mm512_mul_ps(_mm512_mul_ps(slx, slx), suml2),
-                                                  _mm512_mul_ps(_mm512_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ);
-      const __mmask16 take = positive & differs & _mm512_cmp_ps_mask(sl2, zero, _CMP_GT_OQ) & better;
-      L[i] = _mm512_mask_mov_epi32(L[i], take, new_l);
-      sumlx = _mm512_mask_mov_ps(sumlx, take, slx);
-      suml2 = _mm512_mask_mov_ps(suml2, take, sl2);
-      changed |= take;
-    }
-    if ((changed & static_cast<__mmask16>(~tiny)) == 0) break;
-  }
-  for (int i = 0; i < 16; ++i)
-    L[i] = _mm512_maskz_add_epi32(static_cast<__mmask16>(~tiny), L[i], _mm512_set1_epi32(nmax));
-  return _mm512_maskz_div_ps(static_cast<__mmask16>(~tiny), sumlx, suml2);
-}
-
 // quantize_row_q3_K_ref (ref_k23.cc): the 16 searches in one pass, the scalar scale codes, then the levels
 // from the stored scales, the high bits into hmask and the low two bits packed.
 void quantize_q3_K(const float* x, uint8_t* dst, int64_t k) {
@@ -385,7 +289,7 @@ void quantize_q3_K(const float* x, uint8_t* dst, int64_t k) {
   alignas(64) int8_t L[kQK_K];
   alignas(64) float scales[16];
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
-    search_subblocks16(x, [](const __m512* xt, __m512i* Lt) { return q3_lanes(xt, 4, Lt); }, L, scales);
+    search_subblocks16(x, [](const __m512* xt, __m512i* Lt) { return q3_lanes<Lanes>(xt, 4, Lt); }, L, scales);
     encode_q3_K_scales(scales, &y[i]);
     const float d_all = fp32(y[i].d);
     for (int j = 0; j < 16; ++j) {
@@ -455,7 +359,7 @@ void quantize_iq4_nl_lanes(const float* x, BlockIQ4_NL* y, const IQ4Search& sear
     w[j] = _mm512_mul_ps(xt[j], xt[j]);
   }
   __m512 max;
-  const __mmask16 tiny = signed_max_lanes(xt, kQK, &max);
+  const __mmask16 tiny = signed_max_lanes<Lanes>(xt, kQK, &max);
   __m512i L[kQK];
   const auto fit = [&](__m512 id, __m512* sumqx, __m512* sumq2, bool store) {
     *sumqx = *sumq2 = zero;

@@ -79,5 +79,114 @@ void qkx2_lanes(const typename V::F* xt, const typename V::F* wt, int nmax, floa
   *the_min_out = V::negate(V::sel(min, flat_min, flat));
 }
 
+// The searches' start, lane by lane over n rows: *max = the value of largest magnitude (the first on ties, as
+// the reference's `ax > amax`); returns the lanes whose largest |x| is below GROUP_MAX_EPS (1e-15).
+template <class V>
+typename V::M signed_max_lanes(const typename V::F* xt, int n, typename V::F* max_out) {
+  using F = typename V::F;
+  F max = V::zero(), amax = V::zero();
+  for (int i = 0; i < n; ++i) {
+    const F ax = V::abs(xt[i]);
+    const typename V::M larger = V::gt(ax, amax);
+    amax = V::sel(amax, ax, larger);
+    max = V::sel(max, xt[i], larger);
+  }
+  *max_out = max;
+  return V::lt(amax, V::set1(1e-15f));
+}
+
+// ggml's make_qx_quants with rmse_type 1 and no weights (w = x²), for one group of 16 per lane. Levels are
+// stored as l + nmax in L; returns the scales.
+template <class V>
+typename V::F qx_lanes(const typename V::F* xt, int nmax, typename V::I* L) {
+  using F = typename V::F;
+  using I = typename V::I;
+  using M = typename V::M;
+  const F zero = V::zero();
+  F max;
+  const M tiny = signed_max_lanes<V>(xt, 16, &max);
+  F iscale = V::set1(static_cast<float>(-nmax)) / max;
+  F sumlx = zero, suml2 = zero;
+  F w[16];
+  for (int i = 0; i < 16; ++i) {
+    const I l = V::level(iscale * xt[i], -nmax, nmax - 1);
+    L[i] = V::addi(l, nmax);
+    w[i] = xt[i] * xt[i];
+    const F fl = V::to_f32(l);
+    sumlx = sumlx + (w[i] * xt[i]) * fl;
+    suml2 = suml2 + (w[i] * fl) * fl;
+  }
+  F scale = V::sel(zero, sumlx / suml2, V::neq(suml2, zero));
+  F best = scale * sumlx;
+  I Laux[16];
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    iscale = V::set1(-(static_cast<float>(nmax) + 0.1f * static_cast<float>(is))) / max;
+    sumlx = suml2 = zero;
+    for (int i = 0; i < 16; ++i) {
+      Laux[i] = V::level(iscale * xt[i], -nmax, nmax - 1);
+      const F fl = V::to_f32(Laux[i]);
+      sumlx = sumlx + (w[i] * xt[i]) * fl;
+      suml2 = suml2 + (w[i] * fl) * fl;
+    }
+    const M better = V::both(V::gt(suml2, zero), V::gt(sumlx * sumlx, best * suml2));
+    if (V::none(better)) continue;
+    for (int i = 0; i < 16; ++i) L[i] = V::seli(L[i], V::addi(Laux[i], nmax), better);
+    const F new_scale = sumlx / suml2;
+    scale = V::sel(scale, new_scale, better);
+    best = V::sel(best, new_scale * sumlx, better);
+  }
+  for (int i = 0; i < 16; ++i) L[i] = V::seli(L[i], V::zeroi(), tiny);
+  return V::sel(scale, zero, tiny);
+}
+
+// ref_k23.cc's q3_search (make_q3_quants with its rmse refinement, w = x²) for one group of 16 per lane;
+// levels l + nmax in L, returns the scales. The refinement visits the elements in order, updating each lane
+// where the reference would. A lane whose pass changes nothing stays unchanged on every later pass (its state
+// is the same, so are its decisions), so running passes until no lane changes equals the reference's break.
+template <class V>
+typename V::F q3_lanes(const typename V::F* xt, int nmax, typename V::I* L) {
+  using F = typename V::F;
+  using I = typename V::I;
+  using M = typename V::M;
+  const F zero = V::zero();
+  F max;
+  const M tiny = signed_max_lanes<V>(xt, 16, &max);
+  const F iscale = V::set1(static_cast<float>(-nmax)) / max;
+  F sumlx = zero, suml2 = zero;
+  F w[16], wx[16];
+  for (int i = 0; i < 16; ++i) {
+    L[i] = V::level(iscale * xt[i], -nmax, nmax - 1);
+    w[i] = xt[i] * xt[i];
+    wx[i] = w[i] * xt[i];  // the reference's w · x[i], the first product of w · x[i] · l
+    const F fl = V::to_f32(L[i]);
+    sumlx = sumlx + wx[i] * fl;
+    suml2 = suml2 + (w[i] * fl) * fl;
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    M changed = V::nomask();
+    for (int i = 0; i < 16; ++i) {
+      const F li = V::to_f32(L[i]);
+      F slx = sumlx - wx[i] * li;
+      const M positive = V::gt(slx, zero);
+      F sl2 = suml2 - (w[i] * li) * li;
+      const I new_l = V::level((xt[i] * sl2) / slx, -nmax, nmax - 1);
+      const M differs = V::neqi(new_l, L[i]);
+      const F fn = V::to_f32(new_l);
+      slx = slx + wx[i] * fn;
+      sl2 = sl2 + (w[i] * fn) * fn;
+      const M better = V::gt((slx * slx) * suml2, (sumlx * sumlx) * sl2);
+      const M take = V::both(V::both(positive, differs), V::both(V::gt(sl2, zero), better));
+      L[i] = V::seli(L[i], new_l, take);
+      sumlx = V::sel(sumlx, slx, take);
+      suml2 = V::sel(suml2, sl2, take);
+      changed = V::either(changed, take);
+    }
+    if (V::none(V::but_not(changed, tiny))) break;
+  }
+  for (int i = 0; i < 16; ++i) L[i] = V::seli(V::addi(L[i], nmax), V::zeroi(), tiny);
+  return V::sel(sumlx / suml2, zero, tiny);
+}
+
 }  // namespace
 }  // namespace kq::ggml
