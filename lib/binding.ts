@@ -53,6 +53,19 @@ export interface NativeBackendInfo {
 // Each op returns undefined when `async` is false, and a Promise<void> when true.
 type OpResult<A extends boolean> = A extends true ? Promise<void> : void;
 
+/** int4Matmul and int4CodebookMatmul: y = x · dequant(W)ᵀ (+ bias) over a prepared weights handle. */
+type Int4MatmulCall = <A extends boolean>(
+  handle: unknown,
+  x: Float32Array | Uint16Array,
+  xType: number,
+  m: number,
+  bias: Float32Array | null,
+  y: Float32Array | Uint16Array,
+  yType: number,
+  activations: number,
+  async: A,
+) => OpResult<A>;
+
 export interface NativeAddon {
   backendInfo(): NativeBackendInfo;
   setSimd(level: string): void;
@@ -290,17 +303,7 @@ export interface NativeAddon {
     format: number,
     async: A,
   ): OpResult<A>;
-  int4Matmul<A extends boolean>(
-    handle: unknown,
-    x: Float32Array | Uint16Array,
-    xType: number,
-    m: number,
-    bias: Float32Array | null,
-    y: Float32Array | Uint16Array,
-    yType: number,
-    activations: number,
-    async: A,
-  ): OpResult<A>;
+  int4Matmul: Int4MatmulCall;
   // Code-book / Q4_K GEMV (native/ops/int4/codebook.h). format 0 nf4 | 1 fp4 (packed nibbles + f32 absmax)
   // | 2 q4_k (block_q4_K rows in packed, absmax null); CPU only.
   int4CodebookPrepare<A extends boolean>(
@@ -313,17 +316,7 @@ export interface NativeAddon {
     blockSize: number,
     async: A,
   ): OpResult<A>;
-  int4CodebookMatmul<A extends boolean>(
-    handle: unknown,
-    x: Float32Array | Uint16Array,
-    xType: number,
-    m: number,
-    bias: Float32Array | null,
-    y: Float32Array | Uint16Array,
-    yType: number,
-    activations: number,
-    async: A,
-  ): OpResult<A>;
+  int4CodebookMatmul: Int4MatmulCall;
   /** GB/s (read + written) of a device-to-device copy of `bytes`: the ceiling of the int4 CUDA bench. */
   int4CudaCopyBandwidth(bytes: number): number;
   // Ternary GEMV (native/ops/ternary/ternary.h): trits int8 [n·k] in {-1, 0, 1}, scales f32 [1 | n]; x, y f32.

@@ -282,22 +282,29 @@ function runSolve<A extends boolean>(p: SolvePlan, async: A) {
   );
 }
 
+// The fields of a solution that come from the grid, the shape and the output arrays (in GPTQSolution's order).
+function solvedTensors(grid: GridOptions, actOrder: boolean, staticGroups: boolean, rows: number, cols: number, out: Outputs) {
+  return {
+    bits: grid.bits,
+    groupSize: grid.groupSize,
+    sym: grid.sym,
+    actOrder,
+    staticGroups,
+    rows,
+    cols,
+    codes: out.codes,
+    groupScales: out.scales,
+    groupZeros: out.zeros,
+    gIdx: out.gIdx,
+    perm: out.perm,
+    dequantized: out.dequant,
+  };
+}
+
 function solution(p: SolvePlan): GPTQSolution {
   const r = p.report;
   return {
-    bits: p.grid.bits,
-    groupSize: p.grid.groupSize,
-    sym: p.grid.sym,
-    actOrder: p.actOrder,
-    staticGroups: p.staticGroups,
-    rows: p.rows,
-    cols: p.cols,
-    codes: p.out.codes,
-    groupScales: p.out.scales,
-    groupZeros: p.out.zeros,
-    gIdx: p.out.gIdx,
-    perm: p.out.perm,
-    dequantized: p.out.dequant,
+    ...solvedTensors(p.grid, p.actOrder, p.staticGroups, p.rows, p.cols, p.out),
     error: p.errors ? r[3]! * p.halfN : null,
     rtnError: p.errors ? r[4]! * p.halfN : null,
     loss: r[2]!,
@@ -346,19 +353,7 @@ function runRTN<A extends boolean>(p: RTNPlan, async: A) {
 
 function rtnSolution(p: RTNPlan): GPTQSolution {
   return {
-    bits: p.grid.bits,
-    groupSize: p.grid.groupSize,
-    sym: p.grid.sym,
-    actOrder: false,
-    staticGroups: false,
-    rows: p.rows,
-    cols: p.cols,
-    codes: p.out.codes,
-    groupScales: p.out.scales,
-    groupZeros: p.out.zeros,
-    gIdx: p.out.gIdx,
-    perm: p.out.perm,
-    dequantized: p.out.dequant,
+    ...solvedTensors(p.grid, false, false, p.rows, p.cols, p.out),
     error: null,
     rtnError: null,
     loss: 0,
