@@ -11,6 +11,7 @@
 
 #include "blocks.h"
 #include "kernels.h"
+#include "avx2_pack.h"
 #include "kscales.h"
 #include "lanes_search.h"
 #include "pack.h"
@@ -124,22 +125,7 @@ void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
       const __m128i bytes = _mm512_cvtepi32_epi8(_mm512_add_epi32(l, _mm512_set1_epi32(32)));
       _mm_store_si128(reinterpret_cast<__m128i*>(L + 16 * j), bytes);
     }
-    // pack_q6_K_levels: per 128 elements, 64 bytes of low nibbles and 32 bytes of the two high bits.
-    uint8_t* ql = y[i].ql;
-    uint8_t* qh = y[i].qh;
-    const __m256i mask4 = _mm256_set1_epi8(0x0f);
-    const __m256i mask2 = _mm256_set1_epi8(0x03);
-    for (int j = 0; j < kQK_K; j += 128, ql += 64, qh += 32) {
-      __m256i q[4];
-      for (int r = 0; r < 4; ++r) q[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(L + j + 32 * r));
-      const auto nib = [&](int r) { return _mm256_and_si256(q[r], mask4); };
-      const auto top = [&](int r) { return _mm256_and_si256(_mm256_srli_epi16(q[r], 4), mask2); };
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(ql), _mm256_or_si256(nib(0), _mm256_slli_epi16(nib(2), 4)));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(ql + 32), _mm256_or_si256(nib(1), _mm256_slli_epi16(nib(3), 4)));
-      const __m256i high = _mm256_or_si256(_mm256_or_si256(top(0), _mm256_slli_epi16(top(1), 2)),
-                                           _mm256_or_si256(_mm256_slli_epi16(top(2), 4), _mm256_slli_epi16(top(3), 6)));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(qh), high);
-    }
+    pack_q6_K_levels_256(L, y[i].ql, y[i].qh);
   }
 }
 
@@ -163,24 +149,6 @@ void finish_superblock_k45(const float* x, int nmax, const float* scales, const 
       _mm_storeu_si128(reinterpret_cast<__m128i*>(L + 32 * j + ii), bytes);
     }
   }
-}
-
-// pack_q4_K_levels / pack_q5_K_levels (pack.h): low nibbles per 64 elements, the first 32 in the low nibble;
-// Q5_K's fifth bits of chunk n at bits 2n (first 32) and 2n + 1 (second 32) of qh.
-void pack_k45(const uint8_t* L, uint8_t* qs, uint8_t* qh_out) {
-  const __m256i mask4 = _mm256_set1_epi8(0x0f);
-  __m256i qh = _mm256_setzero_si256();
-  for (int n = 0; n < 4; ++n) {
-    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * n));
-    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * n + 32));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + 32 * n),
-                        _mm256_or_si256(_mm256_and_si256(lo, mask4),
-                                        _mm256_slli_epi16(_mm256_and_si256(hi, mask4), 4)));
-    const __m256i b_lo = _mm256_and_si256(_mm256_srli_epi16(lo, 4), _mm256_set1_epi8(1));
-    const __m256i b_hi = _mm256_and_si256(_mm256_srli_epi16(hi, 4), _mm256_set1_epi8(1));
-    qh = _mm256_or_si256(qh, _mm256_or_si256(_mm256_slli_epi16(b_lo, 2 * n), _mm256_slli_epi16(b_hi, 2 * n + 1)));
-  }
-  if (qh_out) _mm256_storeu_si256(reinterpret_cast<__m256i*>(qh_out), qh);
 }
 
 // Q4_K / Q5_K: two super-blocks per pass, sub-block g of the pair in lane g (an odd last super-block fills
@@ -227,9 +195,9 @@ void quantize_k45(const float* x, uint8_t* dst, int64_t k) {
       b.dmin = dmin;
       std::memcpy(b.scales, packed_scales, 12);
       if constexpr (kQ5)
-        pack_k45(L + kQK_K * h, b.qs, b.qh);
+        pack_k45_levels(L + kQK_K * h, b.qs, b.qh);
       else
-        pack_k45(L + kQK_K * h, b.qs, nullptr);
+        pack_k45_levels(L + kQK_K * h, b.qs, nullptr);
     }
   }
 }
@@ -268,15 +236,7 @@ void quantize_q2_K(const float* x, uint8_t* dst, int64_t k) {
       const __m512 v = _mm512_div_ps(_mm512_add_ps(_mm512_loadu_ps(x + 16 * j), dm), _mm512_set1_ps(d));
       _mm_store_si128(reinterpret_cast<__m128i*>(L + 16 * j), _mm512_cvtepi32_epi8(clamp16(nearest_int16(v), 0, 3)));
     }
-    // pack_2bit: element 128h + 32s + l is bits 2s..2s+1 of byte 32h + l.
-    for (int h = 0; h < 2; ++h) {
-      __m256i packed = _mm256_setzero_si256();
-      for (int sft = 0; sft < 4; ++sft) {
-        const __m256i levels = _mm256_load_si256(reinterpret_cast<const __m256i*>(L + 128 * h + 32 * sft));
-        packed = _mm256_or_si256(packed, _mm256_slli_epi16(levels, 2 * sft));
-      }
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + 32 * h), packed);
-    }
+    pack_2bit_256(L, y[i].qs);
   }
 }
 
@@ -299,21 +259,7 @@ void quantize_q3_K(const float* x, uint8_t* dst, int64_t k) {
       const __m128i bytes = _mm512_cvtepi32_epi8(_mm512_add_epi32(l, _mm512_set1_epi32(4)));
       _mm_store_si128(reinterpret_cast<__m128i*>(L + 16 * j), bytes);
     }
-    // Element j: a level above 3 sets bit j / 32 of hmask[j % 32] and drops by 4; then the 2-bit packing.
-    __m256i hmask = _mm256_setzero_si256();
-    __m256i low[8];
-    for (int g = 0; g < 8; ++g) {
-      const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(L + 32 * g));
-      const __m256i high = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(3));
-      hmask = _mm256_or_si256(hmask, _mm256_and_si256(high, _mm256_set1_epi8(static_cast<char>(1 << g))));
-      low[g] = _mm256_sub_epi8(v, _mm256_and_si256(high, _mm256_set1_epi8(4)));
-    }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].hmask), hmask);
-    for (int h = 0; h < 2; ++h) {
-      __m256i packed = _mm256_setzero_si256();
-      for (int sft = 0; sft < 4; ++sft) packed = _mm256_or_si256(packed, _mm256_slli_epi16(low[4 * h + sft], 2 * sft));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + 32 * h), packed);
-    }
+    pack_q3_K_levels_256(L, y[i].hmask, y[i].qs);
   }
 }
 
