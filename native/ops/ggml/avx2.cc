@@ -951,35 +951,11 @@ struct IQ4Search {
 
 // Eight blocks of 32, block g in lane g: the search's two fits, each sum in element order.
 void quantize_iq4_nl_lanes(const float* x, BlockIQ4_NL* y, const IQ4Search& search) {
-  __m256 xt[kQK], w[kQK];
-  for (int j = 0; j < kQK; ++j) {
-    xt[j] = gather8(x + j, kQK);
-    w[j] = _mm256_mul_ps(xt[j], xt[j]);
-  }
-  __m256 max;
-  const __m256 tiny = signed_max_lanes<Lanes>(xt, kQK, &max);
-  const __m256 zero = _mm256_setzero_ps();
+  __m256 xt[kQK];
+  for (int j = 0; j < kQK; ++j) xt[j] = gather8(x + j, kQK);
   __m256i L[kQK];
-  const auto fit = [&](__m256 id, __m256* sumqx, __m256* sumq2, bool store) {
-    *sumqx = *sumq2 = zero;
-    for (int j = 0; j < kQK; ++j) {
-      const __m256i l = search.index(_mm256_mul_ps(id, xt[j]));
-      if (store) L[j] = l;
-      const __m256 q = search.value(l);
-      const __m256 wq = _mm256_mul_ps(w[j], q);
-      *sumqx = _mm256_add_ps(*sumqx, _mm256_mul_ps(wq, xt[j]));
-      *sumq2 = _mm256_add_ps(*sumq2, _mm256_mul_ps(wq, q));
-    }
-  };
-  const __m256 d0 = _mm256_div_ps(max, _mm256_set1_ps(-127.0f));
-  __m256 sumqx, sumq2;
-  fit(_mm256_div_ps(_mm256_set1_ps(1.0f), d0), &sumqx, &sumq2, true);
-  __m256 d = blend(zero, _mm256_div_ps(sumqx, sumq2), gt(sumq2, zero));
-  const __m256 best = _mm256_mul_ps(d, sumqx);
-  fit(_mm256_div_ps(_mm256_set1_ps(-127.0f), max), &sumqx, &sumq2, false);  // itry = 0: (0 + T[0]) / max
-  const __m256 better = _mm256_and_ps(gt(sumq2, zero), gt(_mm256_mul_ps(sumqx, sumqx), _mm256_mul_ps(best, sumq2)));
-  d = blend(d, _mm256_div_ps(sumqx, sumq2), better);
-  d = blend(d, zero, tiny);
+  __m256 tiny;
+  const __m256 d = iq4_nl_lanes<Lanes, IQ4Search, kQK>(xt, search, L, &tiny);
   alignas(32) float ds[8];
   alignas(32) int32_t lanes[8];
   _mm256_store_ps(ds, d);

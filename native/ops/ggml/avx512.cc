@@ -298,36 +298,11 @@ struct IQ4Search {
 void quantize_iq4_nl_lanes(const float* x, BlockIQ4_NL* y, const IQ4Search& search) {
   const __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                            _mm512_set1_epi32(kQK));
-  const __m512 zero = _mm512_setzero_ps();
-  __m512 xt[kQK], w[kQK];
-  for (int j = 0; j < kQK; ++j) {
-    xt[j] = _mm512_i32gather_ps(index, x + j, 4);
-    w[j] = _mm512_mul_ps(xt[j], xt[j]);
-  }
-  __m512 max;
-  const __mmask16 tiny = signed_max_lanes<Lanes>(xt, kQK, &max);
+  __m512 xt[kQK];
+  for (int j = 0; j < kQK; ++j) xt[j] = _mm512_i32gather_ps(index, x + j, 4);
   __m512i L[kQK];
-  const auto fit = [&](__m512 id, __m512* sumqx, __m512* sumq2, bool store) {
-    *sumqx = *sumq2 = zero;
-    for (int j = 0; j < kQK; ++j) {
-      const __m512i l = search.index(_mm512_mul_ps(id, xt[j]));
-      if (store) L[j] = l;
-      const __m512 q = search.value(l);
-      const __m512 wq = _mm512_mul_ps(w[j], q);
-      *sumqx = _mm512_add_ps(*sumqx, _mm512_mul_ps(wq, xt[j]));
-      *sumq2 = _mm512_add_ps(*sumq2, _mm512_mul_ps(wq, q));
-    }
-  };
-  const __m512 d0 = _mm512_div_ps(max, _mm512_set1_ps(-127.0f));
-  __m512 sumqx, sumq2;
-  fit(_mm512_div_ps(_mm512_set1_ps(1.0f), d0), &sumqx, &sumq2, true);
-  __m512 d = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(sumq2, zero, _CMP_GT_OQ), sumqx, sumq2);
-  const __m512 best = _mm512_mul_ps(d, sumqx);
-  fit(_mm512_div_ps(_mm512_set1_ps(-127.0f), max), &sumqx, &sumq2, false);  // itry = 0: (0 + T[0]) / max
-  const __mmask16 better = _mm512_cmp_ps_mask(sumq2, zero, _CMP_GT_OQ) &
-                           _mm512_cmp_ps_mask(_mm512_mul_ps(sumqx, sumqx), _mm512_mul_ps(best, sumq2), _CMP_GT_OQ);
-  d = _mm512_mask_div_ps(d, better, sumqx, sumq2);
-  d = _mm512_maskz_mov_ps(static_cast<__mmask16>(~tiny), d);
+  __mmask16 tiny;
+  const __m512 d = iq4_nl_lanes<Lanes, IQ4Search, kQK>(xt, search, L, &tiny);
   alignas(64) float ds[16];
   _mm512_store_ps(ds, d);
   alignas(16) uint8_t levels[kQK][16];  // levels[j][g]: element j of block g

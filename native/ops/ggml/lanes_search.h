@@ -188,5 +188,41 @@ typename V::F q3_lanes(const typename V::F* xt, int nmax, typename V::I* L) {
   return V::sel(sumlx / suml2, zero, tiny);
 }
 
+// ref_misc.cc's IQ4_NL search on its reference path (ntry 0, weights x²) for one block of N per lane: xt[j]
+// holds element j, search.index / search.value are the ISA's table lookups. The first fit's levels go to L;
+// returns the scales d, 0 in the lanes of a block below GROUP_MAX_EPS (those lanes in *tiny_out).
+template <class V, class Search, int N>
+typename V::F iq4_nl_lanes(const typename V::F* xt, const Search& search, typename V::I* L,
+                           typename V::M* tiny_out) {
+  using F = typename V::F;
+  using M = typename V::M;
+  F w[N];
+  for (int j = 0; j < N; ++j) w[j] = xt[j] * xt[j];
+  F max;
+  const M tiny = signed_max_lanes<V>(xt, N, &max);
+  const F zero = V::zero();
+  const auto fit = [&](F id, F* sumqx, F* sumq2, bool store) {
+    *sumqx = *sumq2 = zero;
+    for (int j = 0; j < N; ++j) {
+      const auto l = search.index(id * xt[j]);
+      if (store) L[j] = l;
+      const F q = search.value(l);
+      const F wq = w[j] * q;
+      *sumqx = *sumqx + wq * xt[j];
+      *sumq2 = *sumq2 + wq * q;
+    }
+  };
+  const F d0 = max / V::set1(-127.0f);
+  F sumqx, sumq2;
+  fit(V::set1(1.0f) / d0, &sumqx, &sumq2, true);
+  F d = V::sel(zero, sumqx / sumq2, V::gt(sumq2, zero));
+  const F best = d * sumqx;
+  fit(V::set1(-127.0f) / max, &sumqx, &sumq2, false);  // itry = 0: (0 + T[0]) / max
+  const M better = V::both(V::gt(sumq2, zero), V::gt(sumqx * sumqx, best * sumq2));
+  d = V::sel(d, sumqx / sumq2, better);
+  *tiny_out = tiny;
+  return V::sel(d, zero, tiny);
+}
+
 }  // namespace
 }  // namespace kq::ggml
