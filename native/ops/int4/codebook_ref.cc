@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "codebook.h"
+#include "ref_rows.h"
 
 namespace kq::int4 {
 namespace {
@@ -22,58 +23,46 @@ inline void q4_k_scale_min(const PreparedCodebook& w, int64_t tile, int64_t b, i
   *min = w.super_dmin[s] * static_cast<float>(w.sub_mins[at]);
 }
 
-void store(const CodebookCall& a, int64_t i, int64_t tile, int64_t r, float acc) {
-  const int64_t row = tile * kTileRows + r;
-  if (row >= a.w->n) return;
-  a.y[i * a.w->n + row] = a.bias ? acc + a.bias[row] : acc;
-}
-
 void f32_tiles_ref(const CodebookCall& a, int64_t t0, int64_t t1) {
   const PreparedCodebook& w = *a.w;
   const bool q4_k = w.format == CodebookFormat::q4_k;
-  for (int64_t tile = t0; tile < t1; ++tile)
-    for (int64_t i = 0; i < a.m; ++i) {
-      const float* x = a.xf + i * w.k;
-      for (int64_t r = 0; r < kTileRows; ++r) {
-        float acc = 0.0f;
-        for (int64_t g = 0; g < w.groups; ++g) {
-          float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // by column mod 8
-          for (int64_t b = g * w.blocks_per_group; b < (g + 1) * w.blocks_per_group; ++b)
-            for (int64_t p = 0; p < kBlock; ++p)
-              part[p % 8] = std::fmaf(w.table[code(w, tile, b, r, p)], x[b * kBlock + p], part[p % 8]);
-          const float sum = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
-          if (q4_k) {
-            float scale, min;
-            q4_k_scale_min(w, tile, g, r, &scale, &min);
-            acc = std::fmaf(scale, sum, acc);
-            acc = std::fmaf(-min, a.xsum[i * w.blocks + g], acc);
-          } else {
-            acc = std::fmaf(w.absmax[(tile * w.groups + g) * kTileRows + r], sum, acc);
-          }
-        }
-        store(a, i, tile, r, acc);
+  each_output(t0, t1, a.m, w.n, a.y, a.bias, [&](int64_t tile, int64_t i, int64_t r) {
+    const float* x = a.xf + i * w.k;
+    float acc = 0.0f;
+    for (int64_t g = 0; g < w.groups; ++g) {
+      float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // by column mod 8
+      for (int64_t b = g * w.blocks_per_group; b < (g + 1) * w.blocks_per_group; ++b)
+        for (int64_t p = 0; p < kBlock; ++p)
+          part[p % 8] = std::fmaf(w.table[code(w, tile, b, r, p)], x[b * kBlock + p], part[p % 8]);
+      const float sum = sum8(part);
+      if (q4_k) {
+        float scale, min;
+        q4_k_scale_min(w, tile, g, r, &scale, &min);
+        acc = std::fmaf(scale, sum, acc);
+        acc = std::fmaf(-min, a.xsum[i * w.blocks + g], acc);
+      } else {
+        acc = std::fmaf(w.absmax[(tile * w.groups + g) * kTileRows + r], sum, acc);
       }
     }
+    return acc;
+  });
 }
 
 void int8_tiles_ref(const CodebookCall& a, int64_t t0, int64_t t1) {
   const PreparedCodebook& w = *a.w;
-  for (int64_t tile = t0; tile < t1; ++tile)
-    for (int64_t i = 0; i < a.m; ++i) {
-      const int8_t* xq = a.xq + i * w.k;
-      for (int64_t r = 0; r < kTileRows; ++r) {
-        float acc = 0.0f;
-        for (int64_t b = 0; b < w.blocks; ++b) {
-          int32_t dot = 0;
-          for (int64_t p = 0; p < kBlock; ++p) dot += code(w, tile, b, r, p) * xq[b * kBlock + p];
-          float scale, min;
-          q4_k_scale_min(w, tile, b, r, &scale, &min);
-          acc = std::fmaf(static_cast<float>(dot), scale * a.xd[i * w.blocks + b], acc);
-          acc = std::fmaf(-min, a.xsum[i * w.blocks + b], acc);
-        }
-        store(a, i, tile, r, acc);
-      }
+  each_output(t0, t1, a.m, w.n, a.y, a.bias, [&](int64_t tile, int64_t i, int64_t r) {
+    const int8_t* xq = a.xq + i * w.k;
+    float acc = 0.0f;
+    for (int64_t b = 0; b < w.blocks; ++b) {
+      int32_t dot = 0;
+      for (int64_t p = 0; p < kBlock; ++p) dot += code(w, tile, b, r, p) * xq[b * kBlock + p];
+      float scale, min;
+      q4_k_scale_min(w, tile, b, r, &scale, &min);
+      acc = std::fmaf(static_cast<float>(dot), scale * a.xd[i * w.blocks + b], acc);
+      acc = std::fmaf(-min, a.xsum[i * w.blocks + b], acc);
     }
+    return acc;
+  });
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "../../core/half.h"
 #include "int4.h"
+#include "ref_rows.h"
 
 namespace kq::int4 {
 
@@ -36,60 +37,47 @@ inline int code(const uint8_t* block, int64_t r, int64_t p) {
   return j < 4 ? (byte & 0xf) : (byte >> 4);
 }
 
-void store(const CallArgs& a, int64_t i, int64_t tile, int64_t r, float acc) {
-  const int64_t row = tile * kTileRows + r;
-  if (row >= a.w->n) return;
-  a.y[i * a.w->n + row] = a.bias ? acc + a.bias[row] : acc;
-}
-
 void int8_tiles_ref(const CallArgs& a, int64_t t0, int64_t t1) {
   const PreparedInt4& w = *a.w;
   const int64_t kp = w.blocks * kBlock;
-  for (int64_t tile = t0; tile < t1; ++tile)
-    for (int64_t i = 0; i < a.m; ++i) {
-      const int8_t* xq = a.xq + i * kp;
-      for (int64_t r = 0; r < kTileRows; ++r) {
-        float acc = 0.0f;
-        for (int64_t g = 0; g < w.groups; ++g) {
-          const int64_t at = (tile * w.groups + g) * kTileRows + r;
-          const float s = f16_bits_to_f32(w.scales[at]);
-          for (int64_t b = w.group_blocks[g]; b < w.group_blocks[g + 1]; ++b) {
-            const uint8_t* block = tile_block(w, tile, b);
-            int32_t dot = 0;
-            for (int64_t p = 0; p < kBlock; ++p) dot += code(block, r, p) * xq[b * kBlock + p];
-            acc = std::fmaf(static_cast<float>(dot), s * a.xd[i * w.blocks + b], acc);
-          }
-          acc = std::fmaf(-(s * static_cast<float>(w.zeros[at])), a.xsum[i * w.groups + g], acc);
-        }
-        store(a, i, tile, r, acc);
+  each_output(t0, t1, a.m, w.n, a.y, a.bias, [&](int64_t tile, int64_t i, int64_t r) {
+    const int8_t* xq = a.xq + i * kp;
+    float acc = 0.0f;
+    for (int64_t g = 0; g < w.groups; ++g) {
+      const int64_t at = (tile * w.groups + g) * kTileRows + r;
+      const float s = f16_bits_to_f32(w.scales[at]);
+      for (int64_t b = w.group_blocks[g]; b < w.group_blocks[g + 1]; ++b) {
+        const uint8_t* block = tile_block(w, tile, b);
+        int32_t dot = 0;
+        for (int64_t p = 0; p < kBlock; ++p) dot += code(block, r, p) * xq[b * kBlock + p];
+        acc = std::fmaf(static_cast<float>(dot), s * a.xd[i * w.blocks + b], acc);
       }
+      acc = std::fmaf(-(s * static_cast<float>(w.zeros[at])), a.xsum[i * w.groups + g], acc);
     }
+    return acc;
+  });
 }
 
 void f32_tiles_ref(const CallArgs& a, int64_t t0, int64_t t1) {
   const PreparedInt4& w = *a.w;
   const int64_t kp = w.blocks * kBlock;
-  for (int64_t tile = t0; tile < t1; ++tile)
-    for (int64_t i = 0; i < a.m; ++i) {
-      const float* x = a.xf + i * kp;
-      for (int64_t r = 0; r < kTileRows; ++r) {
-        float acc = 0.0f;
-        for (int64_t g = 0; g < w.groups; ++g) {
-          const int64_t at = (tile * w.groups + g) * kTileRows + r;
-          const float s = f16_bits_to_f32(w.scales[at]);
-          float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // by column mod 8
-          for (int64_t b = w.group_blocks[g]; b < w.group_blocks[g + 1]; ++b) {
-            const uint8_t* block = tile_block(w, tile, b);
-            for (int64_t p = 0; p < kBlock; ++p)
-              part[p % 8] = std::fmaf(static_cast<float>(code(block, r, p)), x[b * kBlock + p], part[p % 8]);
-          }
-          const float sum = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
-          acc = std::fmaf(s, sum, acc);
-          acc = std::fmaf(-(s * static_cast<float>(w.zeros[at])), a.xsum[i * w.groups + g], acc);
-        }
-        store(a, i, tile, r, acc);
+  each_output(t0, t1, a.m, w.n, a.y, a.bias, [&](int64_t tile, int64_t i, int64_t r) {
+    const float* x = a.xf + i * kp;
+    float acc = 0.0f;
+    for (int64_t g = 0; g < w.groups; ++g) {
+      const int64_t at = (tile * w.groups + g) * kTileRows + r;
+      const float s = f16_bits_to_f32(w.scales[at]);
+      float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // by column mod 8
+      for (int64_t b = w.group_blocks[g]; b < w.group_blocks[g + 1]; ++b) {
+        const uint8_t* block = tile_block(w, tile, b);
+        for (int64_t p = 0; p < kBlock; ++p)
+          part[p % 8] = std::fmaf(static_cast<float>(code(block, r, p)), x[b * kBlock + p], part[p % 8]);
       }
+      acc = std::fmaf(s, sum8(part), acc);
+      acc = std::fmaf(-(s * static_cast<float>(w.zeros[at])), a.xsum[i * w.groups + g], acc);
     }
+    return acc;
+  });
 }
 
 }  // namespace
