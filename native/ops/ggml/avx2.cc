@@ -605,6 +605,14 @@ struct Lanes {
   static I level(F v, int lo, int hi) { return clamp8(nearest_int8(v), lo, hi); }
   static F to_f32(I v) { return ::kq::ggml::to_f32(v); }
   static I zeroi() { return _mm256_setzero_si256(); }
+  static constexpr int kWidth = 8;
+  static F load(const float* p) { return _mm256_loadu_ps(p); }
+  static F sqrt(F v) { return _mm256_sqrt_ps(v); }
+  static float fp32(uint16_t h) { return ::kq::ggml::fp32(h); }
+  static void store_levels(uint8_t* p, I v) {  // the low byte of each lane
+    const uint64_t bytes = low_bytes8(v);
+    std::memcpy(p, &bytes, 8);
+  }
   static I addi(I v, int n) { return _mm256_add_epi32(v, _mm256_set1_epi32(n)); }
   static M neq(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ); }
   static M neqi(I a, I b) {
@@ -626,13 +634,8 @@ inline __m256 gather8(const float* x, int stride) {
 void quantize_superblock_k45(const float* x, int nmax, float rmin, int nstep, uint16_t* d_out, uint16_t* dmin_out,
                              uint8_t* scales_out, uint8_t* L) {
   __m256 xt[32], wt[32];
-  __m256 sum_x2 = _mm256_setzero_ps();
-  for (int l = 0; l < 32; ++l) {
-    xt[l] = gather8(x + l, 32);
-    sum_x2 = _mm256_add_ps(sum_x2, _mm256_mul_ps(xt[l], xt[l]));
-  }
-  const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.0f)));
-  for (int l = 0; l < 32; ++l) wt[l] = _mm256_add_ps(av_x, abs8(xt[l]));
+  for (int l = 0; l < 32; ++l) xt[l] = gather8(x + l, 32);
+  k45_weights_lanes<Lanes>(xt, wt);
   __m256i Lt[32];
   __m256 scale_v, min_v;
   qkx2_lanes<Lanes, 32>(xt, wt, nmax, rmin, 0.1f, nstep, false, Lt, &scale_v, &min_v);
@@ -644,22 +647,7 @@ void quantize_superblock_k45(const float* x, int nmax, float rmin, int nstep, ui
     _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), Lt[l]);
     for (int j = 0; j < 8; ++j) L[32 * j + l] = static_cast<uint8_t>(lanes[j]);
   }
-  encode_k45_scales(scales, mins, d_out, dmin_out, scales_out);
-  const float d_all = fp32(*d_out);
-  const float dmin_all = fp32(*dmin_out);
-  for (int j = 0; j < 8; ++j) {
-    uint8_t sc, m;
-    get_scale_min_k4(j, scales_out, &sc, &m);
-    const float d = d_all * sc;
-    if (d == 0.0f) continue;
-    const __m256 vd = _mm256_set1_ps(d);
-    const __m256 dm = _mm256_set1_ps(dmin_all * m);
-    for (int ii = 0; ii < 32; ii += 8) {
-      const __m256 v = _mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + 32 * j + ii), dm), vd);
-      const uint64_t bytes = low_bytes8(clamp8(nearest_int8(v), 0, nmax));
-      std::memcpy(L + 32 * j + ii, &bytes, 8);
-    }
-  }
+  finish_superblock_k45<Lanes>(x, nmax, scales, mins, d_out, dmin_out, scales_out, L);
 }
 
 void quantize_q4_K(const float* x, uint8_t* dst, int64_t k) {

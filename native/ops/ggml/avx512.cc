@@ -84,6 +84,13 @@ struct Lanes {
   static I level(F v, int lo, int hi) { return clamp16(nearest_int16(v), lo, hi); }
   static F to_f32(I v) { return _mm512_cvtepi32_ps(v); }
   static I zeroi() { return _mm512_setzero_si512(); }
+  static constexpr int kWidth = 16;
+  static F load(const float* p) { return _mm512_loadu_ps(p); }
+  static F sqrt(F v) { return _mm512_sqrt_ps(v); }
+  static float fp32(uint16_t h) { return ::kq::ggml::fp32(h); }
+  static void store_levels(uint8_t* p, I v) {  // the low byte of each lane
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(v));
+  }
   static I addi(I v, int n) { return _mm512_add_epi32(v, _mm512_set1_epi32(n)); }
   static M neq(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ); }
   static M neqi(I a, I b) { return _mm512_cmpneq_epi32_mask(a, b); }
@@ -129,28 +136,6 @@ void quantize_q6_K(const float* x, uint8_t* dst, int64_t k) {
   }
 }
 
-// The end of ref_k456.cc's quantize_superblock_k45 for one super-block: 6-bit scale and min codes from its 8
-// searches, d / dmin, and the levels recomputed from the stored values (L holds the search levels).
-void finish_superblock_k45(const float* x, int nmax, const float* scales, const float* mins, uint16_t* d_out,
-                           uint16_t* dmin_out, uint8_t* scales_out, uint8_t* L) {
-  encode_k45_scales(scales, mins, d_out, dmin_out, scales_out);
-  const float d_all = fp32(*d_out);
-  const float dmin_all = fp32(*dmin_out);
-  for (int j = 0; j < 8; ++j) {
-    uint8_t sc, m;
-    get_scale_min_k4(j, scales_out, &sc, &m);
-    const float d = d_all * sc;
-    if (d == 0.0f) continue;
-    const __m512 vd = _mm512_set1_ps(d);
-    const __m512 dm = _mm512_set1_ps(dmin_all * m);
-    for (int ii = 0; ii < 32; ii += 16) {
-      const __m512 v = _mm512_div_ps(_mm512_add_ps(_mm512_loadu_ps(x + 32 * j + ii), dm), vd);
-      const __m128i bytes = _mm512_cvtepi32_epi8(clamp16(nearest_int16(v), 0, nmax));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(L + 32 * j + ii), bytes);
-    }
-  }
-}
-
 // Q4_K / Q5_K: two super-blocks per pass, sub-block g of the pair in lane g (an odd last super-block fills
 // both halves and keeps one).
 template <typename Block, int kNmax>
@@ -169,13 +154,8 @@ void quantize_k45(const float* x, uint8_t* dst, int64_t k) {
     const __m512i group = count == 2 ? lane : _mm512_and_si512(lane, _mm512_set1_epi32(7));
     const __m512i index = _mm512_mullo_epi32(group, _mm512_set1_epi32(32));
     __m512 xt[32], wt[32];
-    __m512 sum_x2 = _mm512_setzero_ps();
-    for (int l = 0; l < 32; ++l) {
-      xt[l] = _mm512_i32gather_ps(index, x + l, 4);
-      sum_x2 = _mm512_add_ps(sum_x2, _mm512_mul_ps(xt[l], xt[l]));
-    }
-    const __m512 av_x = _mm512_sqrt_ps(_mm512_div_ps(sum_x2, _mm512_set1_ps(32.0f)));
-    for (int l = 0; l < 32; ++l) wt[l] = _mm512_add_ps(av_x, abs16(xt[l]));
+    for (int l = 0; l < 32; ++l) xt[l] = _mm512_i32gather_ps(index, x + l, 4);
+    k45_weights_lanes<Lanes>(xt, wt);
     __m512i Lt[32];
     __m512 scale_v, min_v;
     qkx2_lanes<Lanes, 32>(xt, wt, kNmax, rmin, 0.1f, nstep, false, Lt, &scale_v, &min_v);
@@ -189,7 +169,7 @@ void quantize_k45(const float* x, uint8_t* dst, int64_t k) {
       Block& b = y[i + h];
       uint8_t packed_scales[12] = {};
       uint16_t d, dmin;
-      finish_superblock_k45(x + kQK_K * h, kNmax, scales + 8 * h, mins + 8 * h, &d, &dmin, packed_scales,
+      finish_superblock_k45<Lanes>(x + kQK_K * h, kNmax, scales + 8 * h, mins + 8 * h, &d, &dmin, packed_scales,
                             L + kQK_K * h);
       b.d = d;
       b.dmin = dmin;

@@ -4,6 +4,10 @@
 // + − × ÷, one binary32 rounding each (the files build with -ffp-contract=off), in the reference's order.
 // Internal linkage: each ISA file gets its own copy, and none can stand in for another's (see avx2.cc).
 #pragma once
+#include <cstdint>
+
+#include "kscales.h"
+#include "pack.h"
 
 namespace kq::ggml {
 namespace {
@@ -222,6 +226,38 @@ typename V::F iq4_nl_lanes(const typename V::F* xt, const Search& search, typena
   d = V::sel(d, sumqx / sumq2, better);
   *tiny_out = tiny;
   return V::sel(d, zero, tiny);
+}
+
+// Q4_K / Q5_K's search weights for one sub-block of 32 per lane: av_x + |x| with av_x = sqrt(Σx² / 32).
+template <class V>
+void k45_weights_lanes(const typename V::F* xt, typename V::F* wt) {
+  using F = typename V::F;
+  F sum_x2 = V::zero();
+  for (int l = 0; l < 32; ++l) sum_x2 = sum_x2 + xt[l] * xt[l];
+  const F av_x = V::sqrt(sum_x2 / V::set1(32.0f));
+  for (int l = 0; l < 32; ++l) wt[l] = av_x + V::abs(xt[l]);
+}
+
+// The end of ref_k456.cc's quantize_superblock_k45 for one super-block: 6-bit scale and min codes from its 8
+// searches (codes zeroed by the caller), d / dmin, and the levels recomputed from the stored values, V::kWidth
+// elements at a time (L holds the search levels).
+template <class V>
+void finish_superblock_k45(const float* x, int nmax, const float* scales, const float* mins, uint16_t* d_out,
+                           uint16_t* dmin_out, uint8_t* codes, uint8_t* L) {
+  using F = typename V::F;
+  encode_k45_scales(scales, mins, d_out, dmin_out, codes);
+  const float d_all = V::fp32(*d_out);
+  const float dmin_all = V::fp32(*dmin_out);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    get_scale_min_k4(j, codes, &sc, &m);
+    const float d = d_all * sc;
+    if (d == 0.0f) continue;
+    const F vd = V::set1(d);
+    const F dm = V::set1(dmin_all * m);
+    for (int ii = 0; ii < 32; ii += V::kWidth)
+      V::store_levels(L + 32 * j + ii, V::level((V::load(x + 32 * j + ii) + dm) / vd, 0, nmax));
+  }
 }
 
 }  // namespace
