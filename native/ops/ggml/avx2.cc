@@ -650,31 +650,24 @@ void quantize_superblock_k45(const float* x, int nmax, float rmin, int nstep, ui
   finish_superblock_k45<Lanes>(x, nmax, scales, mins, d_out, dmin_out, scales_out, L);
 }
 
-void quantize_q4_K(const float* x, uint8_t* dst, int64_t k) {
-  auto* y = reinterpret_cast<BlockQ4_K*>(dst);
+// quantize_row_q4_K_ref / quantize_row_q5_K_ref (ref_k456.cc): nmax 15, rmin −1, 20 steps, or nmax 31,
+// rmin −0.5, 15 steps; Q5_K also stores the fifth bits.
+template <typename Block, int kNmax>
+void quantize_k45(const float* x, uint8_t* dst, int64_t k) {
+  constexpr bool kQ5 = kNmax == 31;
+  auto* y = reinterpret_cast<Block*>(dst);
   uint8_t L[kQK_K];
   for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
     uint8_t scales[12] = {};
     uint16_t d, dmin;
-    quantize_superblock_k45(x, 15, -1.0f, 20, &d, &dmin, scales, L);
+    quantize_superblock_k45(x, kNmax, kQ5 ? -0.5f : -1.0f, kQ5 ? 15 : 20, &d, &dmin, scales, L);
     y[i].d = d;
     y[i].dmin = dmin;
     std::memcpy(y[i].scales, scales, 12);
-    pack_k45_levels(L, y[i].qs, nullptr);
-  }
-}
-
-void quantize_q5_K(const float* x, uint8_t* dst, int64_t k) {
-  auto* y = reinterpret_cast<BlockQ5_K*>(dst);
-  uint8_t L[kQK_K];
-  for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
-    uint8_t scales[12] = {};
-    uint16_t d, dmin;
-    quantize_superblock_k45(x, 31, -0.5f, 15, &d, &dmin, scales, L);
-    y[i].d = d;
-    y[i].dmin = dmin;
-    std::memcpy(y[i].scales, scales, 12);
-    pack_k45_levels(L, y[i].qs, y[i].qh);
+    if constexpr (kQ5)
+      pack_k45_levels(L, y[i].qs, y[i].qh);
+    else
+      pack_k45_levels(L, y[i].qs, nullptr);
   }
 }
 
@@ -986,8 +979,8 @@ constexpr Kernels make_avx2_table() {
   t->quantize[kSlotTQ1_0] = quantize_tq1_0;
   t->quantize[kSlotTQ2_0] = quantize_tq2_0;
   t->quantize[kSlotMXFP4] = quantize_mxfp4;
-  t->quantize[kSlotQ4_K] = quantize_q4_K;
-  t->quantize[kSlotQ5_K] = quantize_q5_K;
+  t->quantize[kSlotQ4_K] = quantize_k45<BlockQ4_K, 15>;
+  t->quantize[kSlotQ5_K] = quantize_k45<BlockQ5_K, 31>;
   t->quantize[kSlotQ6_K] = quantize_q6_K;
   t->dequantize[kSlotQ4_0] = dequantize_q4_0;
   t->dequantize[kSlotQ4_1] = dequantize_q4_1;
