@@ -74,6 +74,35 @@ Status check_format(ZeroFormat format) {
 // Chunks of packing units sized so each task moves at least ~64 KiB of codes.
 int64_t unit_grain(int64_t values_per_unit_row) { return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, values_per_unit_row)); }
 
+// body(u, o, values, packed) for every u < units and o < inner, threaded over u, with scratch for one packing
+// unit's values and words.
+template <typename Body>
+void each_unit(int64_t units, int64_t inner, int64_t grain, Body body) {
+  parallel_for(units, grain, [=](int64_t u0, int64_t u1) {
+    uint32_t values[kMaxUnit];
+    uint32_t packed[kMaxUnit];
+    for (int64_t u = u0; u < u1; ++u)
+      for (int64_t o = 0; o < inner; ++o) body(u, o, values, packed);
+  });
+}
+
+// The qzeros layout of one format and bit width: per group, out / unit packing units of `words` words
+// (row_words in all). v1 stores zero − 1: as (z − 1) mod 8 per field for 3 bits, as whole words minus the
+// constant otherwise.
+struct ZeroLayout {
+  int64_t unit, words, row_words;
+  bool v1_fields, v1_words;
+  uint32_t word_constant;
+
+  ZeroLayout(int64_t out, int bits, ZeroFormat format)
+      : unit(pack_unit(bits)),
+        words(unit * bits / 32),
+        row_words(packed_words(out, bits)),
+        v1_fields(format == ZeroFormat::v1 && bits == 3),
+        v1_words(format == ZeroFormat::v1 && bits != 3),
+        word_constant(v1_word_constant(bits)) {}
+};
+
 }  // namespace
 
 Status pack_qweight(const uint8_t* codes, int64_t out, int64_t in, int bits, int32_t* qweight) {
@@ -90,17 +119,11 @@ Status pack_qweight(const uint8_t* codes, int64_t out, int64_t in, int bits, int
   }
   const int64_t unit = pack_unit(bits);
   const int64_t words = unit * bits / 32;
-  parallel_for(in / unit, unit_grain(unit * out), [=](int64_t u0, int64_t u1) {
-    uint32_t values[kMaxUnit];
-    uint32_t packed[kMaxUnit];
-    for (int64_t u = u0; u < u1; ++u) {
-      for (int64_t o = 0; o < out; ++o) {
-        const uint8_t* src = codes + o * in + u * unit;
-        for (int64_t k = 0; k < unit; ++k) values[k] = src[k];
-        pack_stream(values, unit, bits, packed);
-        for (int64_t w = 0; w < words; ++w) qweight[(u * words + w) * out + o] = static_cast<int32_t>(packed[w]);
-      }
-    }
+  each_unit(in / unit, out, unit_grain(unit * out), [=](int64_t u, int64_t o, uint32_t* values, uint32_t* packed) {
+    const uint8_t* src = codes + o * in + u * unit;
+    for (int64_t k = 0; k < unit; ++k) values[k] = src[k];
+    pack_stream(values, unit, bits, packed);
+    for (int64_t w = 0; w < words; ++w) qweight[(u * words + w) * out + o] = static_cast<int32_t>(packed[w]);
   });
   return Status::success();
 }
@@ -109,17 +132,11 @@ Status unpack_qweight(const int32_t* qweight, int64_t out, int64_t in, int bits,
   KQ_RETURN_IF_ERROR(check_dims(bits, in, "in", out, "out"));
   const int64_t unit = pack_unit(bits);
   const int64_t words = unit * bits / 32;
-  parallel_for(in / unit, unit_grain(unit * out), [=](int64_t u0, int64_t u1) {
-    uint32_t values[kMaxUnit];
-    uint32_t packed[kMaxUnit];
-    for (int64_t u = u0; u < u1; ++u) {
-      for (int64_t o = 0; o < out; ++o) {
-        for (int64_t w = 0; w < words; ++w) packed[w] = static_cast<uint32_t>(qweight[(u * words + w) * out + o]);
-        unpack_stream(packed, unit, bits, values);
-        uint8_t* dst = codes + o * in + u * unit;
-        for (int64_t k = 0; k < unit; ++k) dst[k] = static_cast<uint8_t>(values[k]);
-      }
-    }
+  each_unit(in / unit, out, unit_grain(unit * out), [=](int64_t u, int64_t o, uint32_t* values, uint32_t* packed) {
+    for (int64_t w = 0; w < words; ++w) packed[w] = static_cast<uint32_t>(qweight[(u * words + w) * out + o]);
+    unpack_stream(packed, unit, bits, values);
+    uint8_t* dst = codes + o * in + u * unit;
+    for (int64_t k = 0; k < unit; ++k) dst[k] = static_cast<uint8_t>(values[k]);
   });
   return Status::success();
 }
@@ -135,26 +152,16 @@ Status pack_qzeros(const int32_t* zeros, int64_t out, int64_t groups, int bits, 
                                                std::to_string(maxq) + "] for " + std::to_string(bits) + " bits");
     }
   }
-  const int64_t unit = pack_unit(bits);
-  const int64_t words = unit * bits / 32;
-  const int64_t row_words = packed_words(out, bits);
-  const bool v1 = format == ZeroFormat::v1;
-  const uint32_t word_constant = v1_word_constant(bits);
-  parallel_for(groups, unit_grain(out), [=](int64_t g0, int64_t g1) {
-    uint32_t values[kMaxUnit];
-    uint32_t packed[kMaxUnit];
-    for (int64_t g = g0; g < g1; ++g) {
-      for (int64_t u = 0; u < out / unit; ++u) {
-        for (int64_t k = 0; k < unit; ++k) {
-          const uint32_t z = static_cast<uint32_t>(zeros[(u * unit + k) * groups + g]);
-          values[k] = v1 && bits == 3 ? (z + 7u) & 7u : z;  // 3-bit v1: (z − 1) mod 8 per field
-        }
-        pack_stream(values, unit, bits, packed);
-        for (int64_t w = 0; w < words; ++w) {
-          const uint32_t word = v1 && bits != 3 ? packed[w] - word_constant : packed[w];
-          qzeros[g * row_words + u * words + w] = static_cast<int32_t>(word);
-        }
-      }
+  const ZeroLayout l(out, bits, format);
+  each_unit(groups, out / l.unit, unit_grain(out), [=](int64_t g, int64_t u, uint32_t* values, uint32_t* packed) {
+    for (int64_t k = 0; k < l.unit; ++k) {
+      const uint32_t z = static_cast<uint32_t>(zeros[(u * l.unit + k) * groups + g]);
+      values[k] = l.v1_fields ? (z + 7u) & 7u : z;  // 3-bit v1: (z − 1) mod 8 per field
+    }
+    pack_stream(values, l.unit, bits, packed);
+    for (int64_t w = 0; w < l.words; ++w) {
+      const uint32_t word = l.v1_words ? packed[w] - l.word_constant : packed[w];
+      qzeros[g * l.row_words + u * l.words + w] = static_cast<int32_t>(word);
     }
   });
   return Status::success();
@@ -163,26 +170,16 @@ Status pack_qzeros(const int32_t* zeros, int64_t out, int64_t groups, int bits, 
 Status unpack_qzeros(const int32_t* qzeros, int64_t out, int64_t groups, int bits, ZeroFormat format, int32_t* zeros) {
   KQ_RETURN_IF_ERROR(check_dims(bits, out, "out", groups, "groups"));
   KQ_RETURN_IF_ERROR(check_format(format));
-  const int64_t unit = pack_unit(bits);
-  const int64_t words = unit * bits / 32;
-  const int64_t row_words = packed_words(out, bits);
-  const bool v1 = format == ZeroFormat::v1;
-  const uint32_t word_constant = v1_word_constant(bits);
-  parallel_for(groups, unit_grain(out), [=](int64_t g0, int64_t g1) {
-    uint32_t values[kMaxUnit];
-    uint32_t packed[kMaxUnit];
-    for (int64_t g = g0; g < g1; ++g) {
-      for (int64_t u = 0; u < out / unit; ++u) {
-        for (int64_t w = 0; w < words; ++w) {
-          const uint32_t word = static_cast<uint32_t>(qzeros[g * row_words + u * words + w]);
-          packed[w] = v1 && bits != 3 ? word + word_constant : word;
-        }
-        unpack_stream(packed, unit, bits, values);
-        for (int64_t k = 0; k < unit; ++k) {
-          const uint32_t z = v1 && bits == 3 ? (values[k] + 1u) & 7u : values[k];
-          zeros[(u * unit + k) * groups + g] = static_cast<int32_t>(z);
-        }
-      }
+  const ZeroLayout l(out, bits, format);
+  each_unit(groups, out / l.unit, unit_grain(out), [=](int64_t g, int64_t u, uint32_t* values, uint32_t* packed) {
+    for (int64_t w = 0; w < l.words; ++w) {
+      const uint32_t word = static_cast<uint32_t>(qzeros[g * l.row_words + u * l.words + w]);
+      packed[w] = l.v1_words ? word + l.word_constant : word;
+    }
+    unpack_stream(packed, l.unit, bits, values);
+    for (int64_t k = 0; k < l.unit; ++k) {
+      const uint32_t z = l.v1_fields ? (values[k] + 1u) & 7u : values[k];
+      zeros[(u * l.unit + k) * groups + g] = static_cast<int32_t>(z);
     }
   });
   return Status::success();
