@@ -99,6 +99,29 @@ typename V::M signed_max_lanes(const typename V::F* xt, int n, typename V::F* ma
   return V::lt(amax, V::set1(1e-15f));
 }
 
+// The signed searches' first fit over 16 rows: *max and the returned tiny lanes of signed_max_lanes, levels
+// l of iscale = −nmax / max in L (unshifted), w = x², wx = w·x (the reference's w · x[i], the first product of
+// w · x[i] · l), Σ w·x·l and Σ w·l² in element order.
+template <class V>
+typename V::M signed_first_fit(const typename V::F* xt, int nmax, typename V::F* max, typename V::I* L,
+                               typename V::F* w, typename V::F* wx, typename V::F* sumlx, typename V::F* suml2) {
+  using F = typename V::F;
+  const typename V::M tiny = signed_max_lanes<V>(xt, 16, max);
+  const F iscale = V::set1(static_cast<float>(-nmax)) / *max;
+  F slx = V::zero(), sl2 = V::zero();
+  for (int i = 0; i < 16; ++i) {
+    L[i] = V::level(iscale * xt[i], -nmax, nmax - 1);
+    w[i] = xt[i] * xt[i];
+    wx[i] = w[i] * xt[i];
+    const F fl = V::to_f32(L[i]);
+    slx = slx + wx[i] * fl;
+    sl2 = sl2 + (w[i] * fl) * fl;
+  }
+  *sumlx = slx;
+  *suml2 = sl2;
+  return tiny;
+}
+
 // ggml's make_qx_quants with rmse_type 1 and no weights (w = x²), for one group of 16 per lane. Levels are
 // stored as l + nmax in L; returns the scales.
 template <class V>
@@ -107,30 +130,20 @@ typename V::F qx_lanes(const typename V::F* xt, int nmax, typename V::I* L) {
   using I = typename V::I;
   using M = typename V::M;
   const F zero = V::zero();
-  F max;
-  const M tiny = signed_max_lanes<V>(xt, 16, &max);
-  F iscale = V::set1(static_cast<float>(-nmax)) / max;
-  F sumlx = zero, suml2 = zero;
-  F w[16];
-  for (int i = 0; i < 16; ++i) {
-    const I l = V::level(iscale * xt[i], -nmax, nmax - 1);
-    L[i] = V::addi(l, nmax);
-    w[i] = xt[i] * xt[i];
-    const F fl = V::to_f32(l);
-    sumlx = sumlx + (w[i] * xt[i]) * fl;
-    suml2 = suml2 + (w[i] * fl) * fl;
-  }
+  F max, w[16], wx[16], sumlx, suml2;
+  const M tiny = signed_first_fit<V>(xt, nmax, &max, L, w, wx, &sumlx, &suml2);
+  for (int i = 0; i < 16; ++i) L[i] = V::addi(L[i], nmax);
   F scale = V::sel(zero, sumlx / suml2, V::neq(suml2, zero));
   F best = scale * sumlx;
   I Laux[16];
   for (int is = -9; is <= 9; ++is) {
     if (is == 0) continue;
-    iscale = V::set1(-(static_cast<float>(nmax) + 0.1f * static_cast<float>(is))) / max;
+    const F iscale = V::set1(-(static_cast<float>(nmax) + 0.1f * static_cast<float>(is))) / max;
     sumlx = suml2 = zero;
     for (int i = 0; i < 16; ++i) {
       Laux[i] = V::level(iscale * xt[i], -nmax, nmax - 1);
       const F fl = V::to_f32(Laux[i]);
-      sumlx = sumlx + (w[i] * xt[i]) * fl;
+      sumlx = sumlx + wx[i] * fl;
       suml2 = suml2 + (w[i] * fl) * fl;
     }
     const M better = V::both(V::gt(suml2, zero), V::gt(sumlx * sumlx, best * suml2));
@@ -154,19 +167,8 @@ typename V::F q3_lanes(const typename V::F* xt, int nmax, typename V::I* L) {
   using I = typename V::I;
   using M = typename V::M;
   const F zero = V::zero();
-  F max;
-  const M tiny = signed_max_lanes<V>(xt, 16, &max);
-  const F iscale = V::set1(static_cast<float>(-nmax)) / max;
-  F sumlx = zero, suml2 = zero;
-  F w[16], wx[16];
-  for (int i = 0; i < 16; ++i) {
-    L[i] = V::level(iscale * xt[i], -nmax, nmax - 1);
-    w[i] = xt[i] * xt[i];
-    wx[i] = w[i] * xt[i];  // the reference's w · x[i], the first product of w · x[i] · l
-    const F fl = V::to_f32(L[i]);
-    sumlx = sumlx + wx[i] * fl;
-    suml2 = suml2 + (w[i] * fl) * fl;
-  }
+  F max, w[16], wx[16], sumlx, suml2;
+  const M tiny = signed_first_fit<V>(xt, nmax, &max, L, w, wx, &sumlx, &suml2);
   for (int itry = 0; itry < 5; ++itry) {
     M changed = V::nomask();
     for (int i = 0; i < 16; ++i) {
