@@ -8,46 +8,28 @@
 namespace kq::dense {
 namespace {
 
-void gemm_ref(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-              int64_t ldc, Accumulate mode) {
+template <typename T>
+void gemm_ref(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc,
+              Accumulate mode) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
-      float s = 0.0f;
+      T s = 0;
       for (int64_t p = 0; p < k; ++p) s += a[i * lda + p] * b[p * ldb + j];
-      float& out = c[i * ldc + j];
+      T& out = c[i * ldc + j];
       out = mode == Accumulate::overwrite ? s : out - s;
     }
 }
 
-void syrk_ref(int64_t n, int64_t k, const float* a, int64_t lda, float* c, int64_t ldc, int64_t j0, int64_t j1) {
+// c (op)= aᵀa on and above the diagonal of columns [j0, j1): += for the f32 entry, -= for the f64 one.
+template <typename T, bool kSubtract>
+void syrk_ref(int64_t n, int64_t k, const T* a, int64_t lda, T* c, int64_t ldc, int64_t j0, int64_t j1) {
   (void)n;
   for (int64_t j = j0; j < j1; ++j)
     for (int64_t i = 0; i <= j; ++i) {
-      float s = 0.0f;
+      T s = 0;
       for (int64_t t = 0; t < k; ++t) s += a[t * lda + i] * a[t * lda + j];
-      c[i * ldc + j] += s;
-    }
-}
-
-void gemm_f64_ref(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb,
-                  double* c, int64_t ldc, Accumulate mode) {
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      double s = 0.0;
-      for (int64_t p = 0; p < k; ++p) s += a[i * lda + p] * b[p * ldb + j];
-      double& out = c[i * ldc + j];
-      out = mode == Accumulate::overwrite ? s : out - s;
-    }
-}
-
-void syrk_sub_f64_ref(int64_t n, int64_t k, const double* a, int64_t lda, double* c, int64_t ldc, int64_t j0,
-                      int64_t j1) {
-  (void)n;
-  for (int64_t j = j0; j < j1; ++j)
-    for (int64_t i = 0; i <= j; ++i) {
-      double s = 0.0;
-      for (int64_t t = 0; t < k; ++t) s += a[t * lda + i] * a[t * lda + j];
-      c[i * ldc + j] -= s;
+      if (kSubtract) c[i * ldc + j] -= s;
+      else c[i * ldc + j] += s;
     }
 }
 
@@ -70,7 +52,7 @@ int64_t cholesky_lower(double* a, int64_t n) {
 
 }  // namespace
 
-const Kernels kernels_ref = {gemm_ref, syrk_ref, gemm_f64_ref, syrk_sub_f64_ref};
+const Kernels kernels_ref = {gemm_ref<float>, syrk_ref<float, false>, gemm_ref<double>, syrk_ref<double, true>};
 
 int64_t inverse_cholesky_upper_f64_ref(double* a, int64_t n) {
   const int64_t failed = cholesky_lower(a, n);
