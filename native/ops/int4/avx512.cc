@@ -19,15 +19,13 @@ void f32_pass(const CallArgs& a, int64_t tile, int64_t i0) {
   const __m512i low4 = _mm512_set1_epi32(0x0f);
   __m512 acc[M];
   for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
-  const uint8_t* nib = w.nibbles.get() + tile * w.blocks * kTileBlockBytes;
-  const uint16_t* scales = w.scales.data() + tile * w.groups * kTileRows;
-  const uint8_t* zeros = w.zeros.data() + tile * w.groups * kTileRows;
+  const Int4Tile t(w, tile);
   for (int64_t g = 0; g < w.groups; ++g) {
     __m512 part[M][8];
     for (int i = 0; i < M; ++i)
       for (int j = 0; j < 8; ++j) part[i][j] = _mm512_setzero_ps();
     for (int64_t b = w.group_blocks[g]; b < w.group_blocks[g + 1]; ++b) {
-      const uint8_t* block = nib + b * kTileBlockBytes;
+      const uint8_t* block = t.nib + b * kTileBlockBytes;
       for (int c = 0; c < 4; ++c) {
         const __m512i v = _mm512_load_si512(block + c * kChunkBytes);
         for (int j = 0; j < 4; ++j) {
@@ -41,9 +39,8 @@ void f32_pass(const CallArgs& a, int64_t tile, int64_t i0) {
         }
       }
     }
-    const __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + g * kTileRows)));
-    const __m128i z8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(zeros + g * kTileRows));
-    const __m512 zs = _mm512_mul_ps(s, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(z8)));
+    const __m512 s = t.scale(g);
+    const __m512 zs = t.zero_scale(g, s);
     for (int i = 0; i < M; ++i) {
       const __m512 sum = sum8(part[i]);
       acc[i] = _mm512_fmadd_ps(s, sum, acc[i]);
