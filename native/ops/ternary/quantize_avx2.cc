@@ -21,6 +21,19 @@ inline void store_trits(__m256d lo, __m256d hi, int8_t* trits) {
   _mm_storel_epi64(reinterpret_cast<__m128i*>(trits), _mm_packs_epi16(words, words));
 }
 
+// Trits of the whole 8-element chunks of a row, `to_trit` turning 4 f64 elements into −1.0 / 0.0 / 1.0;
+// returns the elements done (the tail is the reference's).
+template <typename ToTrit>
+int64_t trit_chunks(const float* w, int64_t k, int8_t* trits, ToTrit to_trit) {
+  int64_t c = 0;
+  for (; c + 8 <= k; c += 8) {
+    __m256d lo, hi;
+    widen(w + c, &lo, &hi);
+    store_trits(to_trit(lo), to_trit(hi), trits + c);
+  }
+  return c;
+}
+
 void row_sums_avx2(const float* w, int64_t k, double* sum, double* sum_abs) {
   const __m256d sign = _mm256_set1_pd(-0.0);
   __m256d s0 = _mm256_setzero_pd(), s1 = s0, a0 = s0, a1 = s0;
@@ -49,12 +62,7 @@ inline __m256d round_clip(__m256d q) {
 
 void ternary_row_avx2(const float* w, int64_t k, double divisor, int8_t* trits) {
   const __m256d d = _mm256_set1_pd(divisor);
-  int64_t c = 0;
-  for (; c + 8 <= k; c += 8) {
-    __m256d lo, hi;
-    widen(w + c, &lo, &hi);
-    store_trits(round_clip(_mm256_div_pd(lo, d)), round_clip(_mm256_div_pd(hi, d)), trits + c);
-  }
+  const int64_t c = trit_chunks(w, k, trits, [d](__m256d v) { return round_clip(_mm256_div_pd(v, d)); });
   quant_kernels_ref.ternary_row(w + c, k - c, divisor, trits + c);
 }
 
@@ -65,12 +73,7 @@ inline __m256d sign_above(__m256d v, __m256d alpha) {
 
 void binary_row_avx2(const float* w, int64_t k, double alpha, int8_t* trits) {
   const __m256d a = _mm256_set1_pd(alpha);
-  int64_t c = 0;
-  for (; c + 8 <= k; c += 8) {
-    __m256d lo, hi;
-    widen(w + c, &lo, &hi);
-    store_trits(sign_above(lo, a), sign_above(hi, a), trits + c);
-  }
+  const int64_t c = trit_chunks(w, k, trits, [a](__m256d v) { return sign_above(v, a); });
   quant_kernels_ref.binary_row(w + c, k - c, alpha, trits + c);
 }
 
