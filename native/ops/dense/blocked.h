@@ -12,7 +12,6 @@
 #include <immintrin.h>
 
 #include <cstdint>
-#include <vector>
 
 #include "dense.h"
 
@@ -25,14 +24,33 @@ enum class Apply { set, add, sub };
 // Keep-everything value of the `diagonal` argument of Blocked::run.
 constexpr int64_t kNoDiagonal = INT64_MAX / 4;
 
-// `count` elements of scratch aligned to 64 bytes (contents unspecified), reused by a thread across calls.
+// A thread's grow-only scratch. Not std::vector: a std:: template instantiated in an ISA file is a weak symbol
+// the linker may hand to scalar code (BUILD-NOTES); a class in this anonymous namespace stays in its file.
 template <typename T>
-T* scratch(std::vector<T>& store, int64_t count) {
-  const size_t need = static_cast<size_t>(count) + 64 / sizeof(T);
-  if (store.size() < need) store.resize(need);
-  const uintptr_t p = reinterpret_cast<uintptr_t>(store.data());
-  return reinterpret_cast<T*>((p + 63) & ~static_cast<uintptr_t>(63));
-}
+struct Scratch {
+  T* data = nullptr;
+  size_t size = 0;
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { delete[] data; }
+  void release() {
+    delete[] data;
+    data = nullptr;
+    size = 0;
+  }
+  // `count` elements aligned to 64 bytes (contents unspecified).
+  T* get(int64_t count) {
+    const size_t need = static_cast<size_t>(count) + 64 / sizeof(T);
+    if (size < need) {
+      release();
+      data = new T[need];
+      size = need;
+    }
+    const uintptr_t p = reinterpret_cast<uintptr_t>(data);
+    return reinterpret_cast<T*>((p + 63) & ~static_cast<uintptr_t>(63));
+  }
+};
 
 // Asks for the MR×NR output tile's cache lines ahead of the k loop: it is read and written only at the end,
 // where a miss per row would otherwise stall the kernel (the C tiles of a large update are rarely cached).
@@ -150,16 +168,16 @@ struct Blocked {
           for (int64_t j = std::max<int64_t>(0, i - diagonal); j < n; ++j) c[i * ldc + j] = T(0);
       return;
     }
-    thread_local std::vector<T> a_store, b_store, stage_store;
+    thread_local Scratch<T> a_store, b_store, stage_store;
     const bool staged = k > KC && op != Apply::set;
-    T* pa = scratch(a_store, MC * KC);
+    T* pa = a_store.get(MC * KC);
     for (int64_t jc = 0; jc < n; jc += NC) {
       const int64_t nc = std::min(NC, n - jc);
       const int64_t nc_padded = (nc + NR - 1) / NR * NR;
       const int64_t m_used = std::min(m, jc + nc + diagonal);  // rows that reach this column block
       if (m_used <= 0) continue;
-      T* pb = scratch(b_store, KC * nc_padded);
-      T* stage = staged ? scratch(stage_store, (m_used + MR - 1) / MR * MR * nc_padded) : nullptr;
+      T* pb = b_store.get(KC * nc_padded);
+      T* stage = staged ? stage_store.get((m_used + MR - 1) / MR * MR * nc_padded) : nullptr;
       for (int64_t pc = 0; pc < k; pc += KC) {
         const int64_t kc = std::min(KC, k - pc);
         const bool first = pc == 0, last = pc + kc == k;
@@ -197,7 +215,7 @@ struct Blocked {
       }
     }
     // The staging buffer grows with m (m × NC); a thread keeps it between calls only while it is small.
-    if (stage_store.size() * sizeof(T) > (size_t{64} << 20)) std::vector<T>().swap(stage_store);
+    if (stage_store.size * sizeof(T) > (size_t{64} << 20)) stage_store.release();
   }
 };
 
