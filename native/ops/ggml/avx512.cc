@@ -4,6 +4,11 @@
 // IQ4_NL: 16 blocks), ~1.3x their AVX2 twins on a Zen 4 core, and a 16-wide Q4_K dequantizer. Every other entry is the
 // AVX2 kernel (kernels_avx2): 16-wide dequantizers gained only a few percent there (store-bound).
 // Scalar helpers are local copies with internal linkage, as in avx2.cc.
+// GCC 12 warns falsely inside the AVX-512 intrinsic headers (BUILD-NOTES).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cstring>

@@ -2,6 +2,7 @@
 // (division, round to nearest even, multiply and subtract rounded apart), so results are bit-identical.
 // GCC 12 warns falsely (-Wmaybe-uninitialized) inside the AVX-512 intrinsic headers (BUILD-NOTES).
 #if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include <immintrin.h>

@@ -2,6 +2,11 @@
 // reference's f64 operations 8 at a time, turned into int8 trits by mask moves (RoundClip of a finite q is
 // (q > 0.5) − (q < −0.5), as in quantize_avx2.cc). Tails use masked loads and stores: masked-off lanes read
 // 0 and are never written.
+// GCC 12 warns falsely inside the AVX-512 intrinsic headers (BUILD-NOTES).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "quantize.h"
