@@ -54,6 +54,30 @@ function load(path: string): Uint8Array {
 
 const loadF32 = (path: string) => new Float32Array(load(path).buffer);
 
+// Quantizes x whole and in runs of `step` blocks: the thread split must not change a byte. Returns the whole.
+function expectSplitMatchesWhole(type: GGMLQuantType, x: Float32Array, step: number): Uint8Array {
+  const { blockSize, bytesPerBlock } = ggmlTypeInfo(type);
+  const blocks = x.length / blockSize;
+  const whole = quantizeGGMLSync(type, x);
+  expect(whole.length).toBe(blocks * bytesPerBlock);
+  const parts = new Uint8Array(whole.length);
+  for (let b = 0; b < blocks; b += step) {
+    const end = Math.min(blocks, b + step);
+    parts.set(quantizeGGMLSync(type, x.subarray(b * blockSize, end * blockSize)), b * bytesPerBlock);
+  }
+  expect(Buffer.from(parts).equals(Buffer.from(whole))).toBe(true);
+  return whole;
+}
+
+// Half a block to quantize or dequantize is a KQ_SHAPE; a byte count off by one a KQ_LENGTH.
+function expectBlockSizeChecks(type: GGMLQuantType): void {
+  const { blockSize, bytesPerBlock } = ggmlTypeInfo(type);
+  const multiple = new RegExp(`multiple of ${blockSize}`);
+  expectKquantError(() => quantizeGGMLSync(type, new Float32Array(blockSize / 2)), 'KQ_SHAPE', multiple);
+  expectKquantError(() => dequantizeGGMLSync(type, new Uint8Array(bytesPerBlock), blockSize / 2), 'KQ_SHAPE', multiple);
+  expectKquantError(() => dequantizeGGMLSync(type, new Uint8Array(bytesPerBlock + 1), blockSize), 'KQ_LENGTH', new RegExp(`${bytesPerBlock} bytes`));
+}
+
 const LEGACY = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0'];
 const cases = manifest.cases.filter((c) => LEGACY.includes(c.type));
 
@@ -234,14 +258,8 @@ describe('ggml type info and argument checks', () => {
   it('a large input (split over threads) gives the bytes of its parts quantized one by one', () => {
     const x = randomFloats(32 * 40000, 91, 3);
     for (const type of GGML_QUANT_TYPES.filter((t) => ggmlTypeInfo(t).blockSize === 32)) {
-      const whole = quantizeGGMLSync(type, x);
+      const whole = expectSplitMatchesWhole(type, x, 4999);
       const { bytesPerBlock } = ggmlTypeInfo(type);
-      const parts = new Uint8Array(whole.length);
-      for (let b = 0; b < 40000; b += 4999) {
-        const end = Math.min(40000, b + 4999);
-        parts.set(quantizeGGMLSync(type, x.subarray(b * 32, end * 32)), b * bytesPerBlock);
-      }
-      expect(Buffer.from(parts).equals(Buffer.from(whole))).toBe(true);
       expect(dequantizeGGMLSync(type, whole, x.length).subarray(32 * 12345, 32 * 12346)).toEqual(dequantizeGGMLSync(type, whole.subarray(12345 * bytesPerBlock, 12346 * bytesPerBlock), 32));
     }
   });
@@ -310,18 +328,8 @@ describe('ggml K-quants q4_k, q5_k, q6_k, q8_k', () => {
   it('splits over threads like serial calls, and needs multiples of 256', () => {
     const x = randomFloats(256 * 3000, 92, 2);
     for (const type of ['q4_k', 'q5_k', 'q6_k', 'q8_k'] as const) {
-      const whole = quantizeGGMLSync(type, x);
-      const { bytesPerBlock } = ggmlTypeInfo(type);
-      expect(whole.length).toBe(3000 * bytesPerBlock);
-      const parts = new Uint8Array(whole.length);
-      for (let b = 0; b < 3000; b += 777) {
-        const end = Math.min(3000, b + 777);
-        parts.set(quantizeGGMLSync(type, x.subarray(b * 256, end * 256)), b * bytesPerBlock);
-      }
-      expect(Buffer.from(parts).equals(Buffer.from(whole))).toBe(true);
-      expectKquantError(() => quantizeGGMLSync(type, new Float32Array(128)), 'KQ_SHAPE', /multiple of 256/);
-      expectKquantError(() => dequantizeGGMLSync(type, new Uint8Array(bytesPerBlock), 128), 'KQ_SHAPE', /multiple of 256/);
-      expectKquantError(() => dequantizeGGMLSync(type, new Uint8Array(bytesPerBlock + 1), 256), 'KQ_LENGTH', new RegExp(`${bytesPerBlock} bytes`));
+      expectSplitMatchesWhole(type, x, 777);
+      expectBlockSizeChecks(type);
     }
     expect(ggmlTypeInfo('q4_k')).toEqual({ id: 12, blockSize: 256, bytesPerBlock: 144 });
     expect(ggmlTypeInfo('q5_k')).toEqual({ id: 13, blockSize: 256, bytesPerBlock: 176 });
@@ -434,19 +442,8 @@ describe('ggml tq1_0, tq2_0, iq4_nl, mxfp4', () => {
   it('splits over threads like serial calls, and checks the block size', () => {
     const x = randomFloats(256 * 3000, 93, 2);
     for (const type of MISC) {
-      const whole = quantizeGGMLSync(type, x);
-      const { blockSize, bytesPerBlock } = ggmlTypeInfo(type);
-      const blocks = x.length / blockSize;
-      expect(whole.length).toBe(blocks * bytesPerBlock);
-      const parts = new Uint8Array(whole.length);
-      const step = Math.floor(blocks / 4) + 3;
-      for (let b = 0; b < blocks; b += step) {
-        const end = Math.min(blocks, b + step);
-        parts.set(quantizeGGMLSync(type, x.subarray(b * blockSize, end * blockSize)), b * bytesPerBlock);
-      }
-      expect(Buffer.from(parts).equals(Buffer.from(whole))).toBe(true);
-      expectKquantError(() => quantizeGGMLSync(type, new Float32Array(blockSize / 2)), 'KQ_SHAPE', new RegExp(`multiple of ${blockSize}`));
-      expectKquantError(() => dequantizeGGMLSync(type, new Uint8Array(bytesPerBlock + 1), blockSize), 'KQ_LENGTH', new RegExp(`${bytesPerBlock} bytes`));
+      expectSplitMatchesWhole(type, x, Math.floor(x.length / ggmlTypeInfo(type).blockSize / 4) + 3);
+      expectBlockSizeChecks(type);
     }
     expect(ggmlTypeInfo('tq1_0')).toEqual({ id: 34, blockSize: 256, bytesPerBlock: 54 });
     expect(ggmlTypeInfo('tq2_0')).toEqual({ id: 35, blockSize: 256, bytesPerBlock: 66 });
@@ -493,18 +490,8 @@ describe('ggml K-quants q2_k, q3_k', () => {
   it('splits over threads like serial calls, needs multiples of 256; zero super-blocks are zero bytes', () => {
     const x = randomFloats(256 * 3000, 94, 2);
     for (const type of ['q2_k', 'q3_k'] as const) {
-      const whole = quantizeGGMLSync(type, x);
-      const { bytesPerBlock } = ggmlTypeInfo(type);
-      expect(whole.length).toBe(3000 * bytesPerBlock);
-      const parts = new Uint8Array(whole.length);
-      for (let b = 0; b < 3000; b += 777) {
-        const end = Math.min(3000, b + 777);
-        parts.set(quantizeGGMLSync(type, x.subarray(b * 256, end * 256)), b * bytesPerBlock);
-      }
-      expect(Buffer.from(parts).equals(Buffer.from(whole))).toBe(true);
-      expectKquantError(() => quantizeGGMLSync(type, new Float32Array(128)), 'KQ_SHAPE', /multiple of 256/);
-      expectKquantError(() => dequantizeGGMLSync(type, new Uint8Array(bytesPerBlock), 128), 'KQ_SHAPE', /multiple of 256/);
-      expectKquantError(() => dequantizeGGMLSync(type, new Uint8Array(bytesPerBlock + 1), 256), 'KQ_LENGTH', new RegExp(`${bytesPerBlock} bytes`));
+      expectSplitMatchesWhole(type, x, 777);
+      expectBlockSizeChecks(type);
       const z = quantizeGGMLSync(type, new Float32Array(512).fill(-0));
       expect(z.every((b) => b === 0)).toBe(true);
       expect(dequantizeGGMLSync(type, z, 512).every((v) => v === 0)).toBe(true);
